@@ -1,0 +1,48 @@
+"""Loaders turn a file into `Source`s. One module per format; `load_path` picks by content and name.
+
+Add a format: write `load(path: Path) -> list[Source]` in a module here and register its suffixes
+in `LOADERS`. Raise `LoadError` with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from ingest.source import LoadError, Source
+
+from . import markdown, text
+
+Loader = Callable[[Path], Iterable[Source]]
+
+LOADERS: dict[str, Loader] = {
+    ".md": markdown.load,
+    ".markdown": markdown.load,
+    ".txt": text.load,
+}
+
+
+def supported(path: Path) -> bool:
+    return path.suffix.lower() in LOADERS
+
+
+def load_path(path: Path) -> Iterator[Source]:
+    """Yield the sources of one file, or raise `LoadError`."""
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise LoadError(f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}")
+    if path.stat().st_size == 0:
+        raise LoadError("the file is empty")
+    yield from loader(path)
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named directly, and supported files under folders (sorted, hidden ones skipped)."""
+    for p in paths:
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p)
+                if f.is_file() and supported(f) and not any(part.startswith(".") for part in rel.parts):
+                    yield f
+        else:
+            yield p
