@@ -1,0 +1,169 @@
+"""The index as one object: manifest (truth) + Chroma (dense) + bm25s (lexical), and the data-dir lock.
+
+Embedded Chroma is used by one process: whoever opens the store with `exclusive=True` (the ingester,
+the server, the CLI) holds a lock on the data dir, and a second one gets a message saying who holds it.
+With `ASSISTANT_CHROMA_URL` the vectors live in a server; only writers then take the lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.embeddings import Embedder, make_embedder
+from assistant.lexical import LexicalIndex
+from assistant.manifest import Chunk, Manifest, SourceRecord
+from assistant.settings import Settings
+from assistant.text import lexical_tokens
+from assistant.vectors import EmbedderMismatch, VectorIndex, make_client
+
+
+class DataDirLocked(RuntimeError):
+    pass
+
+
+class DataDirLock:
+    def __init__(self, path: Path, purpose: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "a+")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "another process"
+            self._fh.close()
+            raise DataDirLocked(
+                f"{path.parent} is in use by {holder}. Embedded Chroma allows one process per data dir: "
+                "stop it, upload through the server's POST /v1/documents, or set ASSISTANT_CHROMA_URL "
+                "to share a Chroma server."
+            ) from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"{purpose} (pid {os.getpid()})")
+        self._fh.flush()
+
+    def release(self) -> None:
+        if not self._fh.closed:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+
+
+@dataclass
+class Indexed:
+    """A source ready to be switched in: its record and its chunks."""
+
+    record: SourceRecord
+    chunks: list[Chunk]
+
+
+class Store:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, purpose: str = "assistant",
+                 exclusive: bool = True) -> None:
+        self.settings = settings
+        self.dir = settings.index_dir
+        embedded = not settings.chroma_url
+        self._lock = DataDirLock(self.dir / "lock", purpose) if (exclusive or embedded) else None
+        try:
+            self.manifest = Manifest(self.dir / "manifest.sqlite")
+            settings.apply_threads()
+            self.embedder = embedder or make_embedder(settings.embedder, threads=settings.threads)
+            recorded = self.manifest.get_meta("embedder")
+            if recorded and recorded != self.embedder.name:
+                raise EmbedderMismatch(
+                    f"this index was built with embedder {recorded!r}, but {self.embedder.name!r} is "
+                    f"configured (ASSISTANT_EMBEDDER). Re-ingest into an empty ASSISTANT_DATA_DIR to switch, "
+                    f"or set ASSISTANT_EMBEDDER back."
+                )
+            self.vectors = VectorIndex(make_client(self.dir, settings.chroma_url), settings.collection, self.embedder)
+        except Exception:
+            self.close()
+            raise
+        self._lexical: dict[str, LexicalIndex] = {}
+        self._lexical_version = -1
+
+    def close(self) -> None:
+        if getattr(self, "manifest", None) is not None:
+            self.manifest.close()
+        if self._lock is not None:
+            self._lock.release()
+
+    # --- writing ----------------------------------------------------------------------------------
+    def recover(self) -> int:
+        """Drop what an interrupted ingest left behind; returns the number of stray chunks removed."""
+        dropped = self.manifest.discard_staged()
+        stray = self.vectors.all_ids() - self.manifest.live_chunk_ids(embedded_only=True)
+        self.vectors.delete(sorted(stray))
+        return dropped + len(stray)
+
+    def replace(self, batch: list[Indexed]) -> None:
+        """Switch each source of the batch to its new chunks; all-or-nothing per batch."""
+        if not batch:
+            return
+        self.manifest.set_meta("embedder", self.embedder.name)
+        gen = self.manifest.next_generation()
+        all_chunks: list[Chunk] = []
+        for item in batch:
+            item.record.generation = gen
+            for i, c in enumerate(item.chunks):
+                c.id, c.ord = f"{item.record.source_id}#{gen}.{i}", i
+            all_chunks += item.chunks
+        self.manifest.stage_chunks(all_chunks, gen)
+        by_source = {item.record.source_id: item.record for item in batch}
+        dense = [c for c in all_chunks if c.embedded]
+        self.vectors.upsert(
+            [c.id for c in dense],
+            [c.meta.get("embed_text") or c.text for c in dense],
+            [_vector_meta(c, by_source[c.source_id]) for c in dense],
+        )
+        old = self.manifest.switch([item.record for item in batch])
+        self.vectors.delete(old)
+
+    def remove(self, source_ids: list[str]) -> None:
+        self.vectors.delete(self.manifest.remove(source_ids))
+
+    # --- reading ----------------------------------------------------------------------------------
+    def lexical(self) -> dict[str, LexicalIndex]:
+        """The lexical indexes for the manifest's current version, loading or building them."""
+        version = self.manifest.index_version
+        if version == self._lexical_version:
+            return self._lexical
+        folder = self.dir / "lexical"
+        loaded = {name: LexicalIndex.load(folder / name, version) for name in ("chunks", "titles")}
+        if any(v is None for v in loaded.values()):
+            loaded = self._build_lexical(folder, version)
+        self._lexical, self._lexical_version = loaded, version  # type: ignore[assignment]
+        return self._lexical
+
+    def _build_lexical(self, folder: Path, version: int) -> dict[str, LexicalIndex]:
+        ids: list[str] = []
+        toks: list[list[str]] = []
+        title_ids: list[str] = []
+        title_toks: list[list[str]] = []
+        for chunk, src in self.manifest.current_chunks():
+            ids.append(chunk.id)
+            toks.append(lexical_tokens(" ".join(filter(None, [src.title, chunk.section, chunk.text]))))
+            if chunk.ord == 0:
+                title_ids.append(src.source_id)
+                title_toks.append(lexical_tokens(title_text(src)))
+        built = {"chunks": LexicalIndex.build(ids, toks), "titles": LexicalIndex.build(title_ids, title_toks)}
+        for name, index in built.items():
+            index.save(folder / name, version)
+        return built
+
+
+def title_text(src: SourceRecord) -> str:
+    """What the per-source name index holds: the title and a few identifying fields."""
+    meta = src.meta
+    return " ".join(filter(None, [src.title, meta.get("field"), meta.get("aliases")]))
+
+
+def _vector_meta(chunk: Chunk, src: SourceRecord) -> dict[str, Any]:
+    return {
+        "source_id": src.source_id,
+        "audience": src.audience,
+        "kind": src.kind,
+        "facet": chunk.facet or "",
+    }

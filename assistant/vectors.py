@@ -1,0 +1,123 @@
+"""The dense index: a Chroma collection (embedded PersistentClient, or HttpClient for a server).
+
+We always pass our own embedding function (Chroma's default downloads a model), and we hand it
+vectors we computed ourselves. The collection records the embedder that built it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.embeddings import Embedder
+
+logging.getLogger("chromadb").setLevel(logging.ERROR)
+
+
+class EmbedderMismatch(RuntimeError):
+    pass
+
+
+def _embedding_function(embedder: Embedder) -> Any:
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+    class AssistantEmbeddingFunction(EmbeddingFunction[Documents]):
+        def __init__(self) -> None:
+            self._embedder = embedder
+
+        def __call__(self, input: Documents) -> Embeddings:
+            return list(self._embedder.embed_documents(list(input)))
+
+        def embed_query(self, input: Documents) -> Embeddings:
+            return [self._embedder.embed_query(t) for t in input]
+
+        @staticmethod
+        def name() -> str:
+            return "procedure-assistant"
+
+        def get_config(self) -> dict[str, Any]:
+            return {"embedder": embedder.name}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> EmbeddingFunction[Documents]:
+            raise RuntimeError("open the index through the assistant, which passes its embedder")
+
+        def default_space(self) -> str:  # type: ignore[override]
+            return "cosine"
+
+    return AssistantEmbeddingFunction()
+
+
+def make_client(index_dir: Path, chroma_url: str | None) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        from urllib.parse import urlparse
+
+        u = urlparse(chroma_url)
+        return chromadb.HttpClient(
+            host=u.hostname or "localhost",
+            port=u.port or (443 if u.scheme == "https" else 8000),
+            ssl=u.scheme == "https",
+            settings=chroma_settings,
+        )
+    index_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(index_dir / "chroma"), settings=chroma_settings)
+
+
+class VectorIndex:
+    """Chunk vectors with the metadata filters we search with (audience, kind)."""
+
+    def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._col = client.get_or_create_collection(
+            name=name,
+            embedding_function=_embedding_function(embedder),
+            metadata={"hnsw:space": "cosine", "embedder": embedder.name},
+        )
+        built_with = (self._col.metadata or {}).get("embedder")
+        if built_with and built_with != embedder.name:
+            raise EmbedderMismatch(
+                f"the index was built with embedder {built_with!r} but {embedder.name!r} is configured; "
+                f"re-ingest into a new data dir (or delete {name!r}) to switch embedders"
+            )
+
+    def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
+        if not ids:
+            return
+        vectors = self.embedder.embed_documents(texts)
+        for i in range(0, len(ids), 1000):
+            sl = slice(i, i + 1000)
+            self._col.upsert(ids=ids[sl], embeddings=vectors[sl], metadatas=metadatas[sl])
+
+    def delete(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), 1000):
+            self._col.delete(ids=ids[i : i + 1000])
+
+    def all_ids(self) -> set[str]:
+        out: set[str] = set()
+        offset = 0
+        while True:
+            got = self._col.get(include=[], limit=5000, offset=offset)["ids"]
+            out.update(got)
+            if len(got) < 5000:
+                return out
+            offset += len(got)
+
+    def count(self) -> int:
+        return int(self._col.count())
+
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """Nearest chunk ids with cosine similarity."""
+        n = self.count()
+        if n == 0:
+            return []
+        res = self._col.query(
+            query_embeddings=[vector], n_results=min(k, n), where=where or None, include=["distances"]
+        )
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]

@@ -1,0 +1,35 @@
+"""Sections to chunks. Portal records embed only their overview passage (the rest is lexical);
+files embed every chunk. Long sections are split on paragraph and sentence boundaries.
+"""
+
+from __future__ import annotations
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from assistant.manifest import Chunk
+from ingest.source import Source
+
+MAX_CHARS = 1200
+_splitter = RecursiveCharacterTextSplitter(
+    chunk_size=MAX_CHARS, chunk_overlap=120, separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""]
+)
+
+
+def chunk_source(source: Source) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for section in source.sections:
+        text = section.text.strip()
+        if not text:
+            continue
+        if source.kind == "procedure":
+            pieces, embedded = [text], bool(section.meta.get("embed"))
+        else:
+            pieces, embedded = (_splitter.split_text(text) if len(text) > MAX_CHARS else [text]), True
+        for piece in pieces:
+            meta = dict(section.meta)
+            meta.pop("embed", None)
+            if embedded:
+                meta["embed_text"] = " | ".join(filter(None, [source.title, section.section, piece]))
+            chunks.append(Chunk(id="", source_id=source.source_id, text=piece, section=section.section,
+                                page=section.page, facet=section.facet, embedded=embedded, meta=meta))
+    return chunks

@@ -1,0 +1,108 @@
+"""The idempotent ingestion pipeline: load, hash, skip unchanged, replace changed, prune, report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from assistant.manifest import SourceRecord
+from assistant.store import Indexed, Store
+from ingest.chunking import chunk_source
+from ingest.loaders import iter_files, load_path
+from ingest.source import AUDIENCES, LoadError, Source
+
+BATCH = 64
+
+
+@dataclass
+class Summary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0  # chunks written by this run
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_audience(declared: str | None, requested: str | None) -> str:
+    """The stricter of what the file declares and what the ingest asks: `official` wins."""
+    values = {v for v in (declared, requested) if v}
+    for v in values:
+        if v not in AUDIENCES:
+            raise LoadError(f"audience must be one of {AUDIENCES}, not {v!r}")
+    return "official" if "official" in values else "citizen"
+
+
+def to_indexed(source: Source, audience: str) -> Indexed:
+    record = SourceRecord(
+        source_id=source.source_id, origin=source.origin, kind=source.kind, title=source.title,
+        audience=audience, url=source.url, procedure_codes=list(source.procedure_codes), meta=dict(source.meta),
+        procedure=source.procedure.model_dump(mode="json") if source.procedure else None,
+        content_hash=f"{source.content_hash}:{audience}",
+    )
+    return Indexed(record=record, chunks=chunk_source(source))
+
+
+def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, prune: bool = False,
+           progress: bool = True) -> Summary:
+    summary = Summary()
+    store.recover()
+    known = store.manifest.hashes()
+    seen: dict[str, str] = {}
+    failed_origins: set[str] = set()
+    pending: list[Indexed] = []
+    bar = tqdm(desc="ingest", unit="src", disable=not progress, file=sys.stderr)
+
+    def flush() -> None:
+        store.replace(pending)
+        summary.chunks += sum(len(item.chunks) for item in pending)
+        bar.update(len(pending))
+        pending.clear()
+
+    for path in iter_files(paths):
+        try:
+            sources = list(load_path(path))
+            if not sources:
+                raise LoadError("no content found")
+            items = []
+            for src in sources:
+                if src.source_id in seen:
+                    raise LoadError(f"source id {src.source_id!r} is also produced by {seen[src.source_id]}; "
+                                    "rename one file or set `id:` in its front matter")
+                items.append((src, resolve_audience(src.audience, audience)))
+        except LoadError as exc:
+            summary.failed.append({"path": str(path), "error": str(exc)})
+            failed_origins.add(str(path))
+            continue
+        except Exception as exc:  # a broken file must never stop the batch
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
+            summary.failed.append({"path": str(path), "error": f"cannot read the file: {reason}"})
+            failed_origins.add(str(path))
+            continue
+        for src, aud in items:
+            seen[src.source_id] = str(path)
+            if known.get(src.source_id) == f"{src.content_hash}:{aud}":
+                summary.unchanged += 1
+                continue
+            if src.source_id in known:
+                summary.updated += 1
+            else:
+                summary.added += 1
+            pending.append(to_indexed(src, aud))
+            if len(pending) >= BATCH:
+                flush()
+    flush()
+    bar.close()
+    if prune:
+        origins = {s.source_id: s.origin for s in store.manifest.sources()}
+        gone = [sid for sid, origin in origins.items() if sid not in seen and origin not in failed_origins]
+        store.remove(gone)
+        summary.removed = len(gone)
+    return summary
