@@ -1,7 +1,9 @@
 """Loaders turn a file into `Source`s. One module per format; `load_path` picks by content and name.
 
 Add a format: write `load(path: Path) -> list[Source]` in a module here and register its suffixes
-in `LOADERS`. Raise `LoadError` with a message a person can act on.
+in `LOADERS` (a binary format also says what its suffix promises in `sniff.EXPECTED`). Raise
+`LoadError` with a message a person can act on. `load_path` sniffs the content first, so a file
+whose extension lies (a Word 97 `.doc` named `.docx`, a PDF named `.txt`) gets a clear message.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from ingest.source import LoadError, Source
 
-from . import markdown, text
+from . import docx, html, markdown, pdf, sniff, text
 
 Loader = Callable[[Path], Iterable[Source]]
 
@@ -19,6 +21,10 @@ LOADERS: dict[str, Loader] = {
     ".md": markdown.load,
     ".markdown": markdown.load,
     ".txt": text.load,
+    ".pdf": pdf.load,
+    ".docx": docx.load,
+    ".html": html.load,
+    ".htm": html.load,
 }
 
 
@@ -28,12 +34,10 @@ def supported(path: Path) -> bool:
 
 def load_path(path: Path) -> Iterator[Source]:
     """Yield the sources of one file, or raise `LoadError`."""
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
-        raise LoadError(f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(sorted(LOADERS))}")
     if path.stat().st_size == 0:
         raise LoadError("the file is empty")
-    yield from loader(path)
+    sniff.check(path, set(LOADERS))  # unsupported, or content other than the name says: what it really is
+    yield from LOADERS[path.suffix.lower()](path)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
