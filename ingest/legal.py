@@ -47,7 +47,7 @@ _NUMBER = re.compile(r"\b[Ss]ố\s*:\s*(\d+[a-zA-Z]?/(?:\d{4}/)?[A-ZĐ][A-ZĐ0-9
 _NUMBER_LOOSE = re.compile(r"\b[Ss]ố\s+(\d+/\d{4}/[A-ZĐ][A-ZĐ0-9]*(?:-[A-ZĐ0-9]+)*)")
 _DATE = r"ngày\s+(\d{1,2})\s*tháng\s+(\d{1,2})\s*năm\s+(\d{4})"
 _ISSUED = re.compile(r"thông qua\s+" + _DATE)
-_PLACE_DATE = re.compile(r"^[A-ZĐ][^\s,|]*(?:\s+[^\s,|]+){0,4},\s*" + _DATE, re.M)
+_PLACE_DATE = re.compile(r"(?:^|\| )[A-ZĐ][^\s,|]*(?:\s+[^\s,|]+){0,4},\s*" + _DATE, re.M)
 _EFFECTIVE = re.compile(
     r"(?:Luật|Bộ luật|Pháp lệnh|Nghị định|Nghị quyết|Thông tư|Quyết định|Chỉ thị|Văn bản) này có hiệu lực"
     r"(?:\s+thi hành)?\s+(?:kể\s+)?từ\s+" + _DATE
@@ -203,6 +203,16 @@ def _article_sections(a: _Article) -> list[Section]:
     return sections
 
 
+def _opens_article(number: int, last: int, previous: str, started: bool) -> bool:
+    """The next number opens an article; a jump or a restart at 1 (an annexed regulation) only after a
+    finished sentence or a heading, since a wrapped reference ("… quy định tại" / "Điều 7. …") follows neither."""
+    if not started or number == last + 1:
+        return True
+    if not (last < number <= last + MAX_ARTICLE_JUMP or number == 1):
+        return False
+    return previous.rstrip().endswith((".", ";", ":", "!", "?", "”", '"', ")")) or is_upper(previous)
+
+
 def parse(raw_blocks: list[Block]) -> LegalDocument | None:
     """Articles of a legal text, or None when fewer than two articles are found (not a legal text)."""
     blocks = [Block(t, b.page) for b in raw_blocks if (t := clean(b.text))]
@@ -214,7 +224,7 @@ def parse(raw_blocks: list[Block]) -> LegalDocument | None:
     while i < len(blocks):
         b = blocks[i]
         m = _ARTICLE.match(b.text)
-        if m and (not articles or last < int(m.group(1)) <= last + MAX_ARTICLE_JUMP or m.group(1) == "1"):
+        if m and _opens_article(int(m.group(1)), last, blocks[i - 1].text if i else "", bool(articles)):
             last = int(m.group(1))
             head_end = head_end or i
             articles.append(_Article(m.group(1) + m.group(2), m.group(3).strip(), [b], dict(context)))
