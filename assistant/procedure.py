@@ -17,6 +17,7 @@ FLAGS = {
     "fee_by_provincial_council": "the fee is set by the provincial People's Council (HĐND tỉnh)",
     "fee_conflict": "the structured fee contradicts the fee described in the text",
     "fee_time_limited": "the fee (or a reduction) is valid only until a date",
+    "time_fee_run_together": "the source runs a unit-less time into the fee amount; the split is inferred",
 }
 
 ChannelKind = Literal["online", "post", "in_person", "other"]
@@ -28,6 +29,7 @@ class Fee(BaseModel):
     text: str = Field(description="The fee exactly as the source has it, e.g. '50.000 Đồng'.")
     amount: str | None = Field(None, description="The number as written, e.g. '50.000'.")
     unit: str | None = Field(None, description="The unit as written, e.g. 'Đồng', 'đồng/bản'.")
+    note: str | None = Field(None, description="The fee's bracketed description as written, e.g. '40.000đ/giấy'.")
     valid_from: date | None = None
     valid_until: date | None = None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from ingest import portal
 from ingest.source import LoadError, Source
 
 from . import docx, html, markdown, pdf, sniff, text
@@ -25,6 +26,8 @@ LOADERS: dict[str, Loader] = {
     ".docx": docx.load,
     ".html": html.load,
     ".htm": html.load,
+    ".jsonl": portal.load,
+    ".json": portal.load,
 }
 
 
