@@ -1,0 +1,69 @@
+"""The embeddable chat widget (`GET /widget.js`) and the demo portal page that embeds it (`GET /`).
+
+Both files ship as package data in `assistant/web/` and are read once with `importlib.resources`.
+Compression is left to the app's GZip middleware.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from fastapi import APIRouter, Request, Response
+
+router = APIRouter(include_in_schema=False)
+
+# The embed tag's URL never changes, so browsers keep the script an hour and then revalidate it by ETag.
+WIDGET_CACHE = "public, max-age=3600"
+# The demo page may only load things from this server: it doubles as a check that the widget needs nothing else.
+DEMO_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    etag: str
+
+
+@lru_cache(maxsize=None)
+def asset(name: str) -> Asset:
+    body = resources.files("assistant.web").joinpath(name).read_bytes()
+    return Asset(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:20] + '"')
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    tags = [t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")]
+    return etag in tags or "*" in tags
+
+
+def _serve(request: Request, name: str, media_type: str, headers: dict[str, str]) -> Response:
+    item = asset(name)
+    headers = {"ETag": item.etag, "X-Content-Type-Options": "nosniff", **headers}
+    if _not_modified(request, item.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(item.body, media_type=media_type, headers=headers)
+
+
+@router.get("/widget.js")
+def widget_js(request: Request) -> Response:
+    return _serve(
+        request,
+        "widget.js",
+        "text/javascript; charset=utf-8",
+        {"Cache-Control": WIDGET_CACHE, "Cross-Origin-Resource-Policy": "cross-origin"},
+    )
+
+
+@router.get("/")
+def demo_page(request: Request) -> Response:
+    return _serve(
+        request,
+        "demo.html",
+        "text/html; charset=utf-8",
+        {"Cache-Control": "no-cache", "Content-Security-Policy": DEMO_CSP},
+    )

@@ -1,0 +1,1 @@
+"""Static assets of the embeddable chat widget (served by `assistant.api.web`)."""
