@@ -385,6 +385,8 @@ def _pump(
     stop: threading.Event,
 ) -> None:
     """Worker: move the model's stream into `chunks` until it ends or the reader gives up."""
+    if stop.is_set():  # the reader gave up while this call waited for a free worker
+        return
     try:
         for chunk in model.stream(messages):
             if stop.is_set():

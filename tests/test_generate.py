@@ -199,6 +199,29 @@ def test_grounding_check_cases(text, ok):
     assert (check_answer(text, SOURCES, COMPOSED["citations"]) is None) is ok
 
 
+# A real portal record's flattened table (dichvucong.gov.vn): cells are glued together.
+PORTAL = [{"n": 1, "title": "Cấp giấy phép kinh doanh", "section": "Cách thức thực hiện",
+           "text": "Hình thức nộpThời gianPhí, lệ phíMô tảTrực tuyến12 NgàyMiễn phí(Cho một loại "
+                   "hình sản phẩm hoặc dịch vụ: 8.000.000/lần)Đơn đề nghị.1 bản chínhCơ quan phối "
+                   "hợp: Không có thông tin"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Giải quyết trong 12 ngày; phí 8.000.000 đồng/lần; nộp 01 bản chính đơn đề nghị [1].", None),
+        ("Giải quyết trong mười hai ngày [1]. Cơ quan phối hợp: không có thông tin [1].", None),
+        ("Processing takes 12 days and the fee is VND 8,000,000 per application [1].", None),
+        ("Giải quyết trong 15 ngày [1].", "unsupported_number"),
+        ("Phí 9 triệu đồng/lần [1].", "unsupported_number"),
+        ("Tôi không tìm thấy thông tin về thủ tục này [1].", "refused"),
+        ("I'm unable to answer from these sources [1].", "refused"),
+    ],
+)
+def test_checks_on_a_flattened_portal_record(text, reason):
+    assert check_answer(text, PORTAL) == reason
+
+
 def test_number_normalisation():
     vi = measures("Lệ phí 1.500.000 Đồng, nộp 02 bản, trong 05 ngày làm việc, giảm 50%")
     en = measures("The fee is 1,5 triệu đồng; 2 copies; 5 working days; 50 percent")
