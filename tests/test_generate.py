@@ -275,7 +275,7 @@ def test_stream_replaces_streamed_text_when_the_check_fails():
 
 
 def test_stream_past_the_deadline_replaces_the_partial_text(release):
-    events, metrics = collect(BlockingChatModel(release=release), deadline=0.3)
+    events, metrics = collect(BlockingChatModel(release=release), deadline=1.0)
     assert events[0] == ("delta", "Bạn được trả kết quả ")
     assert events[-1][1] == {"answer": COMPOSED, "replaced": True, "reason": "timeout"}
     assert metrics.counts[("llm_fallback", "timeout")] == 1
@@ -305,6 +305,16 @@ def test_async_variants():
     assert "".join(v for k, v in events if k == "delta") == FAITHFUL
     assert events[-1][1]["replaced"] is False and events[-1][1]["answer"]["answer"] == FAITHFUL
     assert fallback == (COMPOSED, "injection")
+
+
+def test_async_generate_past_the_deadline_falls_back(release):
+    async def main():
+        gen = Generator(BlockingChatModel(release=release), 0.2, CounterMetrics())
+        result = await gen.agenerate(QUESTION, "vi", PROCEDURE, COMPOSED, SOURCES)
+        release.set()  # free the executor thread before asyncio.run waits for it
+        return result
+
+    assert asyncio.run(main()) == (COMPOSED, "timeout")
 
 
 # -- follow-up rewrite -------------------------------------------------------------------------
