@@ -477,6 +477,22 @@ def test_widget_shows_streamed_text_then_the_authoritative_answer(tab, fake):
     expect(tab.w("[role=status][aria-live=polite]").first).to_have_text("Trợ lý: Câu trả lời cuối cùng, đã kiểm tra.")
 
 
+def test_widget_offers_to_ask_again_after_a_reload_cut_the_answer(tab, fake):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    fake.state.release.clear()
+    open_demo(tab)
+    tab.w(".launcher").click()
+    tab.ask("hold on")
+    expect(tab.w(".msg.pending .bubble")).to_contain_text("Bản nháp đang")
+    tab.page.reload()
+    error = tab.w(".msg.error")
+    expect(error).to_contain_text("Câu hỏi này chưa có câu trả lời.")
+    fake.state.release.set()
+    error.locator(".retry").click()
+    expect(tab.wait_answers(1).locator(".bubble")).to_have_text("Câu trả lời cuối cùng, đã kiểm tra 1.")
+    expect(tab.w(".msg.error")).to_have_count(0)
+
+
 def test_widget_clarify_option_asks_again_in_the_same_session(tab, backend):
     expect = pytest.importorskip("playwright.sync_api").expect
     open_demo(tab)

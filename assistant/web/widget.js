@@ -42,6 +42,7 @@
       you: "Bạn",
       bot: "Trợ lý",
       thinking: "Đang tìm câu trả lời",
+      unanswered: "Câu hỏi này chưa có câu trả lời.",
       sources: "Nguồn:",
       source: "Nguồn",
       code: "Mã thủ tục",
@@ -83,6 +84,7 @@
       you: "You",
       bot: "Assistant",
       thinking: "Looking for an answer",
+      unanswered: "This question has not been answered yet.",
       sources: "Sources:",
       source: "Source",
       code: "Procedure code",
@@ -212,7 +214,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 .icon-btn { display: inline-flex; align-items: center; justify-content: center; width: 40px; height: 40px; border: 0;
   border-radius: 8px; background: transparent; color: inherit; }
 .head .icon-btn:hover { background: rgba(255, 255, 255, .15); }
-.log { flex: 1; overflow-y: auto; padding: 16px 14px; background: #f4f6f9; display: flex; flex-direction: column; gap: 12px; }
+.log { position: relative; flex: 1; overflow-y: auto; padding: 16px 14px; background: #f4f6f9; display: flex; flex-direction: column; gap: 12px; }
 .msg { max-width: 92%; }
 .msg.user { align-self: flex-end; }
 .msg.bot, .msg.error { align-self: flex-start; }
@@ -265,7 +267,7 @@ svg { width: 20px; height: 20px; fill: none; stroke: currentColor; stroke-width:
 .compose { display: flex; align-items: flex-end; gap: 8px; }
 textarea { flex: 1; min-height: 44px; max-height: 132px; resize: none; padding: 10px 12px; border: 1px solid #8f9cab; border-radius: 10px;
   background: #fff; line-height: 1.4; }
-textarea:focus { border-color: #0b4f9c; }
+textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outline-offset: 0; }
 .send { width: 44px; height: 44px; border: 0; border-radius: 10px; background: #0b4f9c; color: #fff; display: inline-flex;
   align-items: center; justify-content: center; }
 .send:disabled { background: #9aa8b8; cursor: default; }
@@ -273,7 +275,8 @@ textarea:focus { border-color: #0b4f9c; }
 @media (max-width: 480px) {
   .panel { inset: 0; width: 100%; height: 100%; border: 0; border-radius: 0; }
   .launcher[aria-expanded="true"] { display: none; }
-  .launcher { right: 14px; bottom: 14px; }
+  .launcher { right: 14px; bottom: 14px; padding: 16px; }
+  .launcher span { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
   .msg { max-width: 100%; }
   .chip .ct { max-width: 200px; }
 }
@@ -388,14 +391,17 @@ textarea:focus { border-color: #0b4f9c; }
     const wrap = h("div", { class: "sources" });
     if (!list.length) return { el: wrap, show: () => {} };
     const detail = h("div", { class: "cite", id: uid("cite"), hidden: true });
+    const titles = list.map((c) => str(c.title) || str(c.source_id));
     const chips = list.map((c, i) => {
       const n = Number.isFinite(Number(c.n)) ? Number(c.n) : i + 1;
+      const repeated = titles.indexOf(titles[i]) !== titles.lastIndexOf(titles[i]);
+      const label = repeated && c.section ? titles[i] + " · " + str(c.section) : titles[i];
       const chip = h(
         "button",
         { class: "chip", type: "button", "aria-expanded": "false", "aria-controls": detail.id, "data-n": String(n), onclick: () => toggle(chip, c) },
         h("span", { class: "n", "aria-hidden": "true" }, String(n)),
         h("span", { class: "sr" }, TEXT.source + " " + n + ": "),
-        h("span", { class: "ct" }, str(c.title) || str(c.source_id))
+        h("span", { class: "ct", title: label }, label)
       );
       return chip;
     });
@@ -419,6 +425,10 @@ textarea:focus { border-color: #0b4f9c; }
           ? h("a", { href, target: "_blank", rel: "noopener noreferrer" }, TEXT.official, h("span", { class: "sr" }, " " + TEXT.newTab), icon("link"))
           : null
       );
+      // Bring the opened source into view inside the log (never scrolls the host page).
+      const r = detail.getBoundingClientRect();
+      const lr = log.getBoundingClientRect();
+      if (r.bottom > lr.bottom) log.scrollTop += Math.min(r.bottom - lr.bottom + 8, r.top - lr.top - 8);
     }
     append(wrap, [h("div", { class: "chips" }, h("span", { class: "label" }, TEXT.sources), chips), detail]);
     const show = (n) => {
@@ -545,9 +555,16 @@ textarea:focus { border-color: #0b4f9c; }
     const last = state.messages.length - 1;
     log.replaceChildren(
       h("div", { class: "msg bot welcome" }, h("div", { class: "bubble" }, TEXT.welcome)),
-      ...state.messages.map((m, i) => (m.role === "user" ? renderUser(m) : renderBot(m, i === last)))
+      ...state.messages.map((m, i) => (m.role === "user" ? renderUser(m) : renderBot(m, i === last))),
+      // The page was left (or the request failed) before the answer came: offer to ask again.
+      last >= 0 && state.messages[last].role === "user" ? renderError({ text: TEXT.unanswered, retry: state.messages[last].text }) : null
     );
     scrollDown(true);
+  }
+
+  // Show a new answer: all of it when it fits, else from its first line.
+  function reveal(el) {
+    log.scrollTop = el.offsetHeight < log.clientHeight - 24 ? log.scrollHeight : el.offsetTop - 12;
   }
 
   function scrollDown(force) {
@@ -697,8 +714,9 @@ textarea:focus { border-color: #0b4f9c; }
       };
       state.messages.push(msg);
       save();
-      pending.replaceWith(renderBot(msg, true));
-      scrollDown();
+      const el = renderBot(msg, true);
+      pending.replaceWith(el);
+      reveal(el);
       live.textContent = "";
       live.textContent = TEXT.bot + ": " + plain(msg.text);
     } else {
