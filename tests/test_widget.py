@@ -356,16 +356,18 @@ def open_demo(tab: Tab) -> Tab:
     return tab
 
 
-def portal_page(server: str, attrs: str) -> str:
+def portal_page(server: str, attrs: str, in_head: bool = False) -> str:
     """A commune portal on another origin that embeds the widget with one tag (and some hostile CSS)."""
+    tag = f'<script src="{server}/widget.js" data-api="{server}" {attrs}></script>'
     return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Cổng xã</title>
+{tag if in_head else ""}
 <style>
   * {{ color: rgb(255, 0, 0) !important; font-family: serif !important; }}
   button {{ background: rgb(0, 255, 0) !important; }}
   div, section, aside {{ display: none !important; }}
 </style></head>
 <body><h1>Cổng thông tin xã</h1><p class="launcher panel bubble">Nội dung của cổng</p>
-<script src="{server}/widget.js" data-api="{server}" {attrs} async></script></body></html>"""
+{"" if in_head else tag}</body></html>"""
 
 
 @pytest.fixture(scope="module")
@@ -382,10 +384,10 @@ def portal():
         yield server.url, pages
 
 
-def open_portal(tab: Tab, portal, attrs: str) -> Tab:
+def open_portal(tab: Tab, portal, attrs: str, in_head: bool = False) -> Tab:
     url, pages = portal
     name = f"p{len(pages)}"
-    pages[name] = portal_page(tab.server, attrs)
+    pages[name] = portal_page(tab.server, attrs, in_head)
     tab.page.goto(f"{url}/{name}")
     tab.w(".launcher").wait_for()
     return tab
@@ -661,7 +663,7 @@ def test_widget_renders_hostile_server_text_inert(tab, fake):
 
 def test_widget_embedded_on_another_origin_is_isolated_and_sends_the_token(tab, fake, portal):
     expect = pytest.importorskip("playwright.sync_api").expect
-    open_portal(tab, portal, attrs='data-lang="vi" data-token="tok-123"')
+    open_portal(tab, portal, attrs='data-lang="vi" data-token="tok-123" async')
     launcher = tab.w(".launcher")
     style = "(el) => { const s = getComputedStyle(el); return [s.color, s.backgroundColor, s.fontFamily, s.position]; }"
     color, background, font, position = launcher.evaluate(style)
@@ -683,7 +685,7 @@ def test_widget_embedded_on_another_origin_is_isolated_and_sends_the_token(tab, 
 
 def test_widget_expired_token_tells_the_page_and_recovers_with_set_token(tab, fake, portal):
     expect = pytest.importorskip("playwright.sync_api").expect
-    open_portal(tab, portal, attrs='data-lang="en" data-token="expired"')
+    open_portal(tab, portal, attrs='data-lang="en" data-token="expired"', in_head=True)  # before <body> exists
     tab.page.evaluate("() => addEventListener('assistant-widget:unauthorized', e => (window.__unauth = e.detail.status))")
     expect(tab.w(".launcher")).to_have_text("Ask about procedures")
     tab.w(".launcher").click()

@@ -446,7 +446,7 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
   }
 
   function renderBot(msg, isLast) {
-    const behavior = msg.behavior || "answer";
+    const behavior = ["clarify", "refuse"].includes(msg.behavior) ? msg.behavior : "answer";
     const cites = citationBlock(msg.citations);
     const el = h(
       "div",
