@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 import shutil
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -284,3 +287,82 @@ def test_legal_html(tmp_path: Path, id_law: Source) -> None:
         "Điều 26. Thời hạn cấp, cấp đổi, cấp lại thẻ căn cước",
         "Điều 27. Nơi làm thủ tục cấp, cấp đổi, cấp lại thẻ căn cước",
         "Điều 28. Thẩm quyền cấp, cấp đổi, cấp lại thẻ căn cước"]
+
+
+# --- the project's own corpus ------------------------------------------------------------------------
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+PORTAL = Path(__file__).resolve().parents[2] / "shared/data/procedures/dichvucong_2642.jsonl"
+HANDBOOKS = sorted(CORPUS.rglob("*.md"))
+_QUOTED_FACT = re.compile(r"\*\*([\d.,]+ (?:Việt Nam Đồng|VNĐ|USD|Ngày làm việc|Ngày))\*\*")
+
+
+@pytest.fixture(scope="module")
+def portal() -> dict[str, dict]:
+    records = {}
+    with PORTAL.open(encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            records[record["ma_thu_tuc"]] = {k: unicodedata.normalize("NFC", str(v)) for k, v in record.items()}
+    return records
+
+
+def test_corpus_has_handbooks_for_the_common_procedures() -> None:
+    citizen = [p for p in HANDBOOKS if "internal" not in p.parts]
+    assert 15 <= len(citizen) <= 20
+
+
+@pytest.mark.parametrize("path", HANDBOOKS, ids=lambda p: p.stem)
+def test_handbook_loads_and_matches_its_portal_record(path: Path, portal: dict[str, dict]) -> None:
+    source = load_one(path)
+    assert source.kind == "handbook" and source.title and source.meta.get("data_date")
+    assert source.audience in ("citizen", "official")
+    assert source.procedure_codes and all(code in portal for code in source.procedure_codes)
+    sections = {s.section for s in source.sections}
+    if source.audience == "citizen":
+        assert source.url in {portal[c]["detail_url"] for c in source.procedure_codes}
+        assert {"Hồ sơ cần chuẩn bị", "Thời gian giải quyết", "Lệ phí", "Nơi nộp", "Căn cứ pháp lý"} <= sections
+        assert any(s and s.startswith("Trình tự") for s in sections)
+    # every fee or time the handbook puts in bold is quoted exactly as one of its records has it
+    text = path.read_text(encoding="utf-8")
+    channels = " ".join(portal[c]["cach_thuc_thuc_hien"] for c in source.procedure_codes)
+    for fact in _QUOTED_FACT.findall(text):
+        assert fact in channels, f"{fact!r} is not in the portal record's channels table"
+
+
+def test_internal_note_is_for_officials_only() -> None:
+    notes = [p for p in HANDBOOKS if "internal" in p.parts]
+    assert notes
+    for path in notes:
+        source = load_one(path)
+        assert source.audience == "official"
+        assert "không cung cấp cho công dân" in path.read_text(encoding="utf-8").lower()
+
+
+def test_corpus_pdf_ingests_with_vietnamese_text_and_its_codes() -> None:
+    pdfs = sorted(CORPUS.rglob("*.pdf"))
+    assert pdfs
+    for path in pdfs:
+        source = load_one(path)
+        markdown = load_one(CORPUS / "handbooks" / (path.stem.removeprefix("cam-nang-") + ".md"))
+        assert source.source_id != markdown.source_id
+        assert (source.title, source.procedure_codes, source.audience, source.url) == (
+            markdown.title, markdown.procedure_codes, markdown.audience, markdown.url)
+        text = "\n".join(s.text for s in source.sections)
+        assert "Hồ sơ cần chuẩn bị" in text and "Căn cứ pháp lý" in text
+        assert all(s.page for s in source.sections)
+
+
+def test_corpus_pdf_is_built_from_its_handbook(tmp_path: Path) -> None:
+    pytest.importorskip("fpdf", reason="building PDFs needs fpdf2 (a build-time tool)")
+    spec = importlib.util.spec_from_file_location("build_pdf", CORPUS / "build_pdf.py")
+    assert spec and spec.loader
+    build_pdf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_pdf)
+    pdfs = sorted(CORPUS.rglob("*.pdf"))
+    sources = [CORPUS / "handbooks" / (p.stem.removeprefix("cam-nang-") + ".md") for p in pdfs]
+    build_pdf.main([str(s) for s in sources] + ["--out", str(tmp_path)])
+    for committed in pdfs:
+        fresh = load_one(tmp_path / committed.name)
+        assert [s.text for s in fresh.sections] == [s.text for s in load_one(committed).sections], (
+            f"{committed.name} is stale: run .venv/bin/python corpus/build_pdf.py")

@@ -146,8 +146,10 @@ def load(path: Path) -> list[Source]:
             f"before ingesting (e.g. `ocrmypdf -l vie {path.name} {path.stem}-ocr.pdf`)"
         )
     pages = _drop_running_lines([t.splitlines() for t, _ in texts])
-    blocks = _blocks(pages, [lay for _, lay in texts])
-    doc = legal.parse(blocks)
+    lines = [Block(text, n) for n, page in enumerate(pages, 1) for line in page if (text := legal.clean(line))]
+    # Paragraphs rebuilt from indentation suit Gazette typography; a PDF laid out otherwise may still
+    # parse as a legal text line by line. Anything else keeps its lines, one section per page.
+    doc = legal.parse(_blocks(pages, [lay for _, lay in texts])) or legal.parse(lines)
     audience = info.get("/Audience")
     if audience is not None and audience not in AUDIENCES:
         raise LoadError(f"PDF info /Audience must be one of {AUDIENCES}, not {audience!r}")
@@ -159,11 +161,11 @@ def load(path: Path) -> list[Source]:
         kind, meta, title = "document", {}, None
         sections = []
         for number in range(1, len(pages) + 1):
-            text = "\n".join(b.text for b in blocks if b.page == number)
+            text = "\n".join(b.text for b in lines if b.page == number)
             if text:
                 sections.append(Section(text=text, page=number))
     if not title:
-        title = pdf_title if not _BAD_TITLES.match(pdf_title) else (blocks[0].text[:200] if blocks else path.stem)
+        title = pdf_title if not _BAD_TITLES.match(pdf_title) else (lines[0].text[:200] if lines else path.stem)
     meta["pages"] = str(len(texts))
     return [Source(source_id=source_id_for(path), title=title, kind=kind, origin=str(path), sections=sections,
                    audience=audience, procedure_codes=codes, url=info.get("/SourceURL") or None, meta=meta)]
