@@ -107,9 +107,10 @@ def _label(level: str, number: str) -> str:
 def _proper_name(doc_type: str, name: str, flat: str) -> str:
     """The name as the text itself writes it ("ban hành Luật Căn cước"), else in sentence case."""
     if is_upper(name):
-        m = re.search(re.escape(f"{doc_type} {name}"), flat, re.I)
-        if m and m.group(0)[len(doc_type) + 1:] != name:
-            name = m.group(0)[len(doc_type) + 1:]
+        cased = (m.group(0)[len(doc_type) + 1:] for m in re.finditer(re.escape(f"{doc_type} {name}"), flat, re.I))
+        found = next((c for c in cased if not is_upper(c)), None)
+        if found:
+            name = found
         else:
             name = name[:1] + name[1:].lower()
             name = re.sub(r"\bviệt nam\b", "Việt Nam", name)
@@ -203,12 +204,14 @@ def _article_sections(a: _Article) -> list[Section]:
     return sections
 
 
-def _opens_article(number: int, last: int, previous: str, started: bool) -> bool:
-    """The next number opens an article; a jump or a restart at 1 (an annexed regulation) only after a
-    finished sentence or a heading, since a wrapped reference ("… quy định tại" / "Điều 7. …") follows neither."""
-    if not started or number == last + 1:
+def _opens_article(number: tuple[int, str], last: tuple[int, str], previous: str, started: bool) -> bool:
+    """The next number opens an article; a jump, an inserted article ("Điều 10a" after "Điều 10") or a
+    restart at 1 (an annexed regulation) only after a finished sentence or a heading, since a wrapped
+    reference ("… quy định tại" / "Điều 7. …") follows neither."""
+    if not started or number == (last[0] + 1, ""):
         return True
-    if not (last < number <= last + MAX_ARTICLE_JUMP or number == 1):
+    inserted = number[0] == last[0] and number[1] > last[1]
+    if not (inserted or last[0] < number[0] <= last[0] + MAX_ARTICLE_JUMP or number[0] == 1):
         return False
     return previous.rstrip().endswith((".", ";", ":", "!", "?", "”", '"', ")")) or is_upper(previous)
 
@@ -219,13 +222,14 @@ def parse(raw_blocks: list[Block]) -> LegalDocument | None:
     context: dict[str, str] = {}
     preamble: list[Block] = []
     articles: list[_Article] = []
-    last = head_end = 0
+    last, head_end = (0, ""), 0
     i = 0
     while i < len(blocks):
         b = blocks[i]
         m = _ARTICLE.match(b.text)
-        if m and _opens_article(int(m.group(1)), last, blocks[i - 1].text if i else "", bool(articles)):
-            last = int(m.group(1))
+        number = (int(m.group(1)), m.group(2)) if m else (0, "")
+        if m and _opens_article(number, last, blocks[i - 1].text if i else "", bool(articles)):
+            last = number
             head_end = head_end or i
             articles.append(_Article(m.group(1) + m.group(2), m.group(3).strip(), [b], dict(context)))
             i += 1

@@ -133,3 +133,9 @@ def test_clean_folds_decomposed_text_and_spaces() -> None:
     decomposed = "Vie\u0302\u0323t  Nam\u00a0\tca\u0306n cu\u031bo\u031b\u0301c"
     assert legal.clean(decomposed) == "Việt Nam căn cước"
     assert re.fullmatch(r"[^\s]+( [^\s]+)*", legal.clean("  a \n b  "))
+
+
+def test_inserted_article_with_letter_suffix() -> None:
+    doc = legal.parse(_blocks("Điều 10. Một\nNội dung.\nĐiều 10a. Điều được bổ sung\nNội dung.\nĐiều 11. Hai\nNội dung."))
+    assert doc is not None
+    assert [s.meta["article"] for s in doc.sections] == ["10", "10a", "11"]

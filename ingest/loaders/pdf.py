@@ -53,7 +53,14 @@ def _open(path: Path) -> PdfReader:
     try:
         reader = PdfReader(path, strict=False)
         if reader.is_encrypted:
-            if reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            try:
+                opened = reader.decrypt("")
+            except (DependencyError, LoadError):
+                raise
+            except Exception as exc:
+                raise LoadError(f"the PDF is encrypted with a method that cannot be read here ({exc}); "
+                                "save an unprotected copy and ingest that") from None
+            if opened == PasswordType.NOT_DECRYPTED:
                 raise LoadError(
                     "the PDF is password-protected: open it with its password and save an unprotected copy "
                     f"(e.g. `qpdf --password=PASSWORD --decrypt {path.name} unlocked.pdf`), then ingest that"
