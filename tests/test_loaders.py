@@ -184,6 +184,12 @@ def test_zip_that_is_not_a_word_file(tmp_path: Path) -> None:
     assert "ZIP archive, not a Word document" in message and "extract it" in message
 
 
+def test_damaged_word_file(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "hong.docx", "w") as z:
+        z.writestr("word/document.xml", "<w:document><w:body><w:p>")  # cut off, no package parts
+    assert error_of(tmp_path / "hong.docx").startswith("the Word file is damaged (")
+
+
 def test_binary_named_txt(tmp_path: Path) -> None:
     (tmp_path / "anh.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     message = error_of(tmp_path / "anh.txt")
