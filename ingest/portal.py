@@ -32,9 +32,14 @@ MINISTRIES = {
 _UI_TAIL = re.compile(r"(?:Từ khóa(?P<keywords>.*?)Mô tả(?P<note>.*?))?(?:Chọn cơ quan thực hiện.*)?\Z", re.S)
 _RESULT_CODE = re.compile(r"Mã:\s*[A-Z]{1,4}\.[\w.]+")
 _NONE_WORDS = re.compile(r"(?i)(không|không có|không quy định|chưa quy định)\.?")
-_STEP_MARK = re.compile(r"(?:^|(?<=\n)|(?<=[.;:]))[ \t]*(?=Bước\s*\d+|BƯỚC\s*\d+)")
-_NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s", re.M)
-_BULLET = re.compile(r"^\s*[-–•]\s*", re.M)
+_STEP_MARKS = (  # most telling first: "Bước N", top-level "1.", "a)", then "-" and "+" bullets
+    re.compile(r"(?:^|(?<=\n)|(?<=[.;:]))[ \t]*(?:[-+*•–][ \t]*)?(?=(?:Bước|BƯỚC)\s*\d+)"),
+    re.compile(r"^[ \t]*(?=\d+\s*[.)]\s)", re.M),
+    re.compile(r"^[ \t]*(?=[a-zđ]\)\s)", re.M),
+    re.compile(r"^[ \t]*(?=[-–•][ \t])|(?<=[.;])[ \t]+(?=-[ \t]+\S)", re.M),
+    re.compile(r"^[ \t]*(?=\+[ \t])", re.M),
+)
+_BULLET = re.compile(r"^\s*[-–•+*]+\s*")
 _OVERVIEW_WORDS = 110
 
 
@@ -109,22 +114,24 @@ def _tables_from_raw(raw: str) -> dict[str, str | None]:
 
 
 def split_steps(text: str | None) -> list[str]:
-    """Steps split on 'Bước N', else top-level numbers, else '- ' bullets, else lines."""
+    """Steps split on 'Bước N', else top-level '1.', 'a)', '-' or '+' bullets, else lines.
+
+    Text before the first marker (an introduction) stays with the first step.
+    """
     if not text:
         return []
     text = text.replace("\r", "")
-    if len(marks := [m.start() for m in _STEP_MARK.finditer(text)]) >= 2:
-        return _cut(text, marks)
-    if len(marks := [m.start() for m in _NUMBERED.finditer(text)]) >= 2:
-        return _cut(text, marks)
-    if len(marks := [m.start() for m in _BULLET.finditer(text)]) >= 2:
-        return [_BULLET.sub("", step, count=1) for step in _cut(text, marks)]
+    for pattern in _STEP_MARKS:
+        marks = sorted({m.start() for m in pattern.finditer(text)})
+        if len(marks) >= 2 and (pattern is not _STEP_MARKS[2] or text[marks[0]:].lstrip().startswith("a)")):
+            return _cut(text, marks)
     return [line for line in (_one_line(x) for x in text.split("\n")) if line]
 
 
 def _cut(text: str, marks: list[int]) -> list[str]:
-    pieces = [text[:marks[0]]] + [text[a:b] for a, b in zip(marks, marks[1:] + [len(text)])]
-    return [step for step in (_tidy(p) for p in pieces) if step]
+    pieces = [text[a:b] for a, b in zip(marks, marks[1:] + [len(text)])]
+    pieces[0] = text[:marks[0]] + "\n" + pieces[0]
+    return [step for step in (_BULLET.sub("", _tidy(p)) for p in pieces) if step]
 
 
 def _tidy(text: str) -> str:

@@ -316,11 +316,11 @@ def split_form(cell: str) -> tuple[str, str | None]:
 def _form_start(cell: str) -> int:
     """Best guess of where the glued file name starts: a form keyword, else punctuation, else a case change."""
     first_ext = re.search(_FORM_EXT, cell).start()
-    window = range(max(1, first_ext - 90), first_ext)
+    window = range(max(1, first_ext - 160), first_ext)
     for is_start in (_keyword_start, _punctuation_start, _case_change):
         for pos in window:
             if is_start(cell, pos) and _looks_like_file_name(cell[pos:first_ext]):
-                return pos
+                return _numbered_prefix(cell, pos) if is_start is _keyword_start else pos
     return window.start if window.start > 1 else 0
 
 
@@ -328,9 +328,17 @@ def _keyword_start(cell: str, pos: int) -> bool:
     return cell[pos - 1] not in " \t\n([/" and bool(_FORM_KEYWORD.match(cell, pos))
 
 
+def _numbered_prefix(cell: str, pos: int) -> int:
+    """Move back over a file-number prefix glued before the keyword: '…cá nhân;7-Mẫu NA6.doc'."""
+    m = re.search(r"(?<=[;.)])\d{1,2}[-.]$", cell[:pos])
+    return m.start() if m else pos
+
+
 def _punctuation_start(cell: str, pos: int) -> bool:
     prev, cur = cell[pos - 1], cell[pos]
-    return (prev in ";:.)" and cur.isalpha()) or (prev in ";)" and cur.isdigit())
+    if cur.isdigit():
+        return prev in ";)" or prev == "." and pos > 1 and (cell[pos - 2] == ")" or cell[pos - 2].isalpha())
+    return prev in ";:.)" and cur.isalpha()
 
 
 def _case_change(cell: str, pos: int) -> bool:
@@ -341,7 +349,7 @@ def _case_change(cell: str, pos: int) -> bool:
 
 
 def _looks_like_file_name(text: str) -> bool:
-    return bool(text) and "; " not in text and len(text) <= 90
+    return bool(text) and "; " not in text and len(text) <= 160
 
 
 # ---- Căn cứ pháp lý ------------------------------------------------------------------------------
@@ -354,7 +362,8 @@ _TITLE_WORDS = {
     "Văn", "Danh", "Kế", "Tiêu", "Hiến", "Lệnh", "Biểu", "Mẫu", "Thủ", "Đề", "Quản", "Hợp", "Hiệp", "Chế",
 }
 _CAPS_TITLE_WORDS = ("LUẬT", "NGHỊ", "THÔNG", "QUYẾT", "QUY", "SỬA", "BỘ", "PHÁP", "HƯỚNG", "VỀ")
-_TITLE_PREFIX = re.compile(r"(?<=[a-zà-ỹđ.)\d])(?:Luật|Nghị định|Thông tư liên tịch|Thông tư|Quyết định|Nghị quyết|"
+_CITED = re.compile(r"(?:số|Luật|Nghị định|Thông tư|Quyết định|Nghị quyết|Lệnh)\s*$")
+_TITLE_PREFIX = re.compile(r"(?<=[a-zà-ỹđ.)\d\s])(?:Luật|Nghị định|Thông tư liên tịch|Thông tư|Quyết định|Nghị quyết|"
                            r"Pháp lệnh|Văn bản hợp nhất)(?:\s+số)?\s*$")
 
 
@@ -366,7 +375,7 @@ def parse_legal_basis(text: str | None) -> list[LegalBasis]:
     rows, start = [], 0
     for m in _DOC_NUMBER.finditer(body):
         end = _number_end(body, m)
-        if end <= start or not _closes_pair(body, end):
+        if end <= start or not (_repeats_title(body[start:m.start()], m.group(0)) or _closes_pair(body, end)):
             continue
         begin = m.start() + (4 if re.match(r"(?:19|20)\d{2}\d{1,4}/\d{4}/", m.group(0)) else 0)
         title = _clean(_TITLE_PREFIX.sub("", body[start:begin]))
@@ -379,28 +388,41 @@ def parse_legal_basis(text: str | None) -> list[LegalBasis]:
     return rows
 
 
+def _repeats_title(title: str, number: str) -> bool:
+    """A number standing alone after a title that quoted it is that title's 'Mã văn bản' cell."""
+    return number in title and not _CITED.search(title)
+
+
 def _number_end(body: str, m: re.Match[str]) -> int:
-    """Give back the capitals the match took from the next title: '…/NĐ-CPThông tư', '…/NĐ-CPLUẬT'."""
+    """Give back what the match took from the next title ('…/NĐ-CPThông tư', '…/NĐ-CPLUẬT', '…/NĐ-CP- Luật')."""
     end = m.end()
-    following = re.match(r"\w*", body[end:]).group(0)
-    if following[:1].islower():
-        return end - 1 if body[end - 1] + following in _TITLE_WORDS else end
-    if following[:1].isupper():
-        for k in range(1, min(5, end - m.start())):
-            if (body[end - k:end] + following).startswith(_CAPS_TITLE_WORDS):
-                return end - k
+    lower = re.match(r"\w*", body[end:]).group(0)
+    lower = lower[:next((i for i, ch in enumerate(lower) if not ch.islower()), len(lower))]
+    if lower:
+        if body[end - 1] + lower in _TITLE_WORDS:
+            end -= 1
+    elif not body[end:end + 1].isdigit():
+        caps = re.match(r"\w*", body[end:]).group(0)
+        last = re.split(r"[-/\s]", m.group(0))[-1]
+        for k in range(1, min(5, len(last))):
+            if (body[end - k:end] + caps).startswith(_CAPS_TITLE_WORDS):
+                end -= k
+                break
+    while end > m.start() and body[end - 1] in " -":
+        end -= 1
     return end
 
 
 def _closes_pair(body: str, end: int) -> bool:
     """A number ends its row when the next title (or nothing) follows, not the rest of its own title."""
     after = body[end:end + 2]
-    if not after.strip():
+    if not after.strip() or after == "- ":
         return True
     if after[0].isdigit() or after[0] in ",;:/)-" or body[end:end + 4] in ("ngày", "của "):
         return False
     if after[0].isspace():
-        return after[1:2].isupper()
+        word = body[end:].split(maxsplit=1)[0] if body[end:].strip() else ""
+        return word[:1].isupper() and (not word.isupper() or word.startswith(_CAPS_TITLE_WORDS))
     return True
 
 
