@@ -15,6 +15,7 @@ from eval.gold import GoldError, load_gold, write_gold
 
 RUNS_DIR = Path("eval/runs")
 API_KEY_ENV = "ASSISTANT_EVAL_API_KEY"
+DEFAULT_CONCURRENCY = 4
 
 
 def _now() -> str:
@@ -22,7 +23,10 @@ def _now() -> str:
 
 
 def _open_assistant() -> tuple[Any, Callable[[], None]]:
-    from assistant.service import Assistant
+    try:
+        from assistant.service import Assistant
+    except ImportError as exc:
+        raise ValueError(f"in-process mode needs assistant.service ({exc}); or give --url") from None
     from assistant.settings import get_settings
 
     settings = get_settings()
@@ -50,17 +54,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     closers: list[Callable[[], None]] = []
     quote_checker = None
-    concurrency = args.concurrency
+    concurrency = args.concurrency or DEFAULT_CONCURRENCY
     if args.url:
         client: Any = HttpChatClient(args.url, args.api_key or os.environ.get(API_KEY_ENV), args.timeout)
         closers.append(client.close)
         if args.check_quotes:
             print("note: --check-quotes needs the index, so it works in-process only; skipped", file=sys.stderr)
     else:
-        if concurrency > 1:
+        if args.concurrency and args.concurrency > 1:
             print("note: in-process runs are sequential (--concurrency applies to --url)", file=sys.stderr)
         concurrency = 1
-        client, close = _open_assistant()
+        try:
+            client, close = _open_assistant()
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         closers.append(close)
         if args.check_quotes:
             from assistant.settings import get_settings
@@ -158,7 +166,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--api-key", help=f"Bearer key for --url (default: env {API_KEY_ENV})")
     p.add_argument("--out", type=Path, help=f"run folder (default: {RUNS_DIR}/<tag or timestamp>)")
     p.add_argument("--tag", help="name of the run (default: the --out folder name or a timestamp)")
-    p.add_argument("--concurrency", type=int, default=4, help="parallel requests with --url (default 4)")
+    p.add_argument("--concurrency", type=int, help=f"parallel requests with --url (default {DEFAULT_CONCURRENCY})")
     p.add_argument("--limit", type=int, help="only the first N turns")
     p.add_argument("--audience", choices=["citizen", "official"], default="citizen",
                    help="in-process audience (over HTTP the API key decides)")

@@ -58,6 +58,14 @@ def _brief(s: TurnScore) -> str:
     return "error" if s.error else f"{s.got_behavior} {', '.join(s.codes) or '(no citation)'}"
 
 
+def _delta(name: str, delta: float) -> str:
+    if name.startswith("latency"):
+        return f"{delta * 1000:+.0f} ms" if abs(delta) < 1 else f"{delta:+.2f} s"
+    if name.startswith("answer_length") or name == "errors":
+        return f"{delta:+.0f}"
+    return f"{delta:+.3f}"
+
+
 def render(result: dict[str, Any]) -> str:
     """The comparison as Markdown, for a terminal or a pull-request comment."""
     lines = [f"# Compare A = {result['a']}  vs  B = {result['b']}", "",
@@ -65,14 +73,15 @@ def render(result: dict[str, Any]) -> str:
              f" ({len(result['only_in_a'])} only in A, {len(result['only_in_b'])} only in B).", "",
              "| metric | A | B | B - A |", "|---|---|---|---|"]
     for name, m in result["metrics"].items():
-        if m["delta"] is None:
-            delta = "n/a"
-        else:
-            mark = {True: " ▲ better", False: " ▼ worse", None: ""}[m["better"]]
-            delta = f"{m['delta']:+.3f}{mark}" if not name.startswith("latency") else f"{m['delta']:+.2f} s{mark}"
+        delta = "n/a" if m["delta"] is None else _delta(name, m["delta"]) + {
+            True: " ▲ better", False: " ▼ worse", None: ""}[m["better"]]
         lines.append(f"| {name} | {fmt(name, m['a'])} | {fmt(name, m['b'])} | {delta} |")
+    if not any(ids for flips in result["flips"].values() for ids in flips.values()):
+        lines += ["", "No turn flipped (hit@1 or behaviour)."]
     for metric, flips in result["flips"].items():
         for direction, ids in flips.items():
+            if not ids:
+                continue
             title = "right → wrong" if direction == "right_to_wrong" else "wrong → right"
             lines += ["", f"## {metric}: {title} ({len(ids)})"]
             for tid in ids:

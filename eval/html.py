@@ -24,7 +24,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 10
 .card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
 .card .name { color: var(--muted); font-size: 12px; } .card .value { font-size: 22px; font-weight: 650; }
 .card .def { color: var(--muted); font-size: 11.5px; line-height: 1.3; margin-top: 4px; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px; align-items: start; }
 .panel { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; }
 .panel h3 { font-size: 14px; margin: 0 0 6px; }
 svg.chart { width: 100%; height: auto; display: block; }

@@ -33,7 +33,8 @@ def export_rows(run_dir: Path) -> Iterator[dict[str, Any]]:
     path = run_dir / "results.jsonl"
     if not path.exists():
         raise ValueError(f"{run_dir} is not a run folder (no results.jsonl)")
-    for rec in load_results(path).values():
+    records = sorted(load_results(path).values(), key=lambda r: (r.get("index") is None, r.get("index") or 0))
+    for rec in records:
         got = rec.get("got")
         if rec.get("error") or not got:
             continue

@@ -70,8 +70,9 @@ def check_answer(answer: Any) -> dict[str, Any]:
 
 
 def ask_turn(client: ChatClient, turn: GoldTurn, audience: str = "citizen",
-             quote_checker: QuoteChecker | None = None) -> dict[str, Any]:
-    """One result record (see eval.metrics); never raises for a failing assistant."""
+             quote_checker: QuoteChecker | None = None, index: int | None = None) -> dict[str, Any]:
+    """One result record (see eval.metrics); never raises for a failing assistant.
+    `index` is the turn's position in its gold file, so readers can restore gold order."""
     got: dict[str, Any] | None = None
     error: str | None = None
     latency: float | None = None
@@ -91,7 +92,7 @@ def ask_turn(client: ChatClient, turn: GoldTurn, audience: str = "citizen",
         error = f"{type(exc).__name__}: {exc}"
         got = None
     return {
-        "id": turn.id, "question": turn.question, "history": turn.history, "expected": turn.expected(),
+        "id": turn.id, "index": index, "question": turn.question, "history": turn.history, "expected": turn.expected(),
         "got": got, "latency_s": latency, "error": error, "quote_failures": quote_failures,
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -142,22 +143,26 @@ def run_turns(turns: Sequence[GoldTurn], client: ChatClient, out_dir: Path, *, c
     """Ask the turns not yet done in `out_dir/results.jsonl`; returns one record per turn, in gold order."""
     path = out_dir / "results.jsonl"
     records = load_results(path)
-    todo = [t for t in turns if not is_done(records.get(t.id), t)]
+    todo = [(i, t) for i, t in enumerate(turns) if not is_done(records.get(t.id), t)]
     bar = tqdm(total=len(turns), initial=len(turns) - len(todo), unit="turn", desc="eval",
                disable=not progress, file=sys.stderr, dynamic_ncols=True)
     appender = _Appender(path)
 
+    errors = 0
+
     def land(rec: dict[str, Any]) -> None:
+        nonlocal errors
         appender.write(rec)
         records[rec["id"]] = rec
-        bar.update(1)
         if rec["error"]:
-            bar.set_postfix_str(f"last error: {rec['id']}", refresh=False)
+            errors += 1
+            bar.set_postfix_str(f"errors {errors}", refresh=False)
+        bar.update(1)
 
     try:
         if concurrency <= 1:
-            for turn in todo:
-                land(ask_turn(client, turn, audience, quote_checker))
+            for index, turn in todo:
+                land(ask_turn(client, turn, audience, quote_checker, index))
         else:
             _run_pool(todo, client, concurrency, audience, quote_checker, land)
     finally:
@@ -166,15 +171,15 @@ def run_turns(turns: Sequence[GoldTurn], client: ChatClient, out_dir: Path, *, c
     return [records[t.id] for t in turns if t.id in records]
 
 
-def _run_pool(todo: Sequence[GoldTurn], client: ChatClient, concurrency: int, audience: str,
+def _run_pool(todo: Sequence[tuple[int, GoldTurn]], client: ChatClient, concurrency: int, audience: str,
               quote_checker: QuoteChecker | None, land: Callable[[dict[str, Any]], None]) -> None:
     """At most `concurrency` turns in flight; on Ctrl-C the queued ones are dropped, finished ones kept."""
     pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="eval")
     pending: set[Future[dict[str, Any]]] = set()
     queue = iter(todo)
     try:
-        for turn in queue:
-            pending.add(pool.submit(ask_turn, client, turn, audience, quote_checker))
+        for index, turn in queue:
+            pending.add(pool.submit(ask_turn, client, turn, audience, quote_checker, index))
             if len(pending) >= concurrency:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:

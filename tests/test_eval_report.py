@@ -162,6 +162,7 @@ def test_concurrent_run_keeps_gold_order_and_sessions(tmp_path: Path) -> None:
     assert [r["id"] for r in records] == [t.id for t in GOLD]
     follow = next(r for r in records if r["id"] == "tam-tru-fee-followup")
     assert follow["got"]["behavior"] == "answer"
+    assert [row["gold"]["id"] for row in export_rows(tmp_path / "run")] == [t.id for t in GOLD]
 
 
 def test_quote_check_against_a_real_manifest(tmp_path: Path) -> None:
