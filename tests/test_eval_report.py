@@ -129,6 +129,18 @@ def test_run_writes_results_metrics_and_reports(tmp_path: Path) -> None:
     assert "<script" not in page and "<link" not in page  # self-contained
 
 
+def test_report_escapes_questions_and_answers(tmp_path: Path) -> None:
+    from eval import report
+
+    evil = GoldTurn("x<b>", "<img src=x onerror=alert(1)> lệ phí?", "answer", [], [CCCD], ["<i>50.000</i>"])
+    fake = ScriptedAssistant({evil.question: ("answer", [TAM_TRU], "<script>alert(2)</script> [1]")})
+    records = run_turns([evil], fake, tmp_path, progress=False)
+    report.write(tmp_path, report.build(records, {"tag": "<b>t</b>"}), records)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<img" not in page and "<script" not in page and "<b>" not in page and "<i>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
 def test_resume_after_interruption_skips_answered_turns(tmp_path: Path) -> None:
     out = tmp_path / "run"
     first = ScriptedAssistant(script_a(), interrupt_on="Thời tiết hôm nay thế nào?")
