@@ -180,22 +180,30 @@ def to_source(record: dict[str, Any], procedure: Procedure, origin: str) -> Sour
 
 
 def overview(p: Procedure) -> str:
-    """A compact passage of what a citizen's question would match (about 60–120 words)."""
-    parts = [p.name, f"Lĩnh vực: {p.field}" if p.field else "", f"Cấp thực hiện: {p.level}" if p.level else "",
-             f"Cơ quan thực hiện: {_words(p.agency, 20)}" if p.agency else "",
-             f"Đối tượng: {_words(p.subjects, 20)}" if p.subjects else "",
-             f"Kết quả: {_words('; '.join(p.results), 20)}" if p.results else ""]
-    text = ". ".join(x.rstrip(".") for x in parts if x)
+    """A compact passage of what a citizen's question would match (about 60–120 words; a long name is kept)."""
+    optional = [f"Cấp thực hiện: {p.level}" if p.level else "",
+                f"Cơ quan thực hiện: {_words(p.agency, 20)}" if p.agency else "",
+                f"Đối tượng: {_words(p.subjects, 20)}" if p.subjects else "",
+                f"Kết quả: {_words('; '.join(p.results), 20)}" if p.results else ""]
+    parts = [p.name.rstrip("."), f"Lĩnh vực: {p.field}" if p.field else ""]
+    for part in filter(None, optional):
+        if _count(parts) + len(part.split()) <= _OVERVIEW_WORDS:
+            parts.append(part)
     names = []
     for doc in sorted(p.documents, key=_note_like):
         if _note_like(doc) == 2:
             break
         name = _words(re.split(r"[;:(]", doc.name)[0].strip(), 12).rstrip(".,")
-        if len((text + " ".join(names)).split()) + len(name.split()) > _OVERVIEW_WORDS:
+        if _count(parts) + _count(names) + len(name.split()) > _OVERVIEW_WORDS:
             break
         if name and name not in names:
             names.append(name)
+    text = ". ".join(x.rstrip(".") for x in parts if x)
     return text + (". Hồ sơ gồm: " + "; ".join(names) if names else "") + "."
+
+
+def _count(parts: list[str]) -> int:
+    return sum(len(x.split()) for x in parts)
 
 
 def _note_like(doc: RequiredDocument) -> int:
