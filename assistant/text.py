@@ -40,6 +40,14 @@ ABBREVIATIONS: dict[str, str] = {
     "csgt": "cảnh sát giao thông",
     "xnc": "xuất nhập cảnh",
     "vneid": "định danh điện tử vneid",
+    "dk": "đăng ký",
+    "đk": "đăng ký",
+    "dky": "đăng ký",
+    "đky": "đăng ký",
+    "onl": "online",
+    "ol": "online",
+    "z": "vậy",
+    "cn": "cần",
     "ko": "không",
     "k": "không",
     "kh": "không",
@@ -103,11 +111,13 @@ def words(text: str) -> list[str]:
 
 
 def expand_abbreviations(text: str) -> str:
-    """Replace known abbreviations word by word ('lam cccd ko' -> 'lam căn cước công dân không')."""
-    out = []
-    for w in words(text):
-        out.append(ABBREVIATIONS.get(w, ABBREVIATIONS.get(fold_word(w), w)))
-    return " ".join(out)
+    """Replace known abbreviations word by word, keeping punctuation ('cccd ko?' -> 'căn cước công dân không?')."""
+
+    def sub(m: re.Match[str]) -> str:
+        w = m.group(0)
+        return ABBREVIATIONS.get(w, ABBREVIATIONS.get(fold_word(w), w))
+
+    return _WORD.sub(sub, normalize(text))
 
 
 def lexical_tokens(text: str) -> list[str]:

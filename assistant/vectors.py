@@ -22,33 +22,50 @@ class EmbedderMismatch(RuntimeError):
 
 
 def _embedding_function(embedder: Embedder) -> Any:
+    return _ef_class()(embedder)
+
+
+_EF_CLASS: Any = None
+
+
+def _ef_class() -> Any:
+    """Chroma's embedding-function protocol around our embedder (defined once, registered once)."""
+    global _EF_CLASS
+    if _EF_CLASS is not None:
+        return _EF_CLASS
     from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
     class AssistantEmbeddingFunction(EmbeddingFunction[Documents]):
-        def __init__(self) -> None:
+        def __init__(self, embedder: Embedder | None = None) -> None:
             self._embedder = embedder
 
+        def _require(self) -> Embedder:
+            if self._embedder is None:
+                raise RuntimeError("open the index through the assistant, which passes its embedder")
+            return self._embedder
+
         def __call__(self, input: Documents) -> Embeddings:
-            return list(self._embedder.embed_documents(list(input)))
+            return list(self._require().embed_documents(list(input)))
 
         def embed_query(self, input: Documents) -> Embeddings:
-            return [self._embedder.embed_query(t) for t in input]
+            return [self._require().embed_query(t) for t in input]
 
         @staticmethod
         def name() -> str:
             return "procedure-assistant"
 
         def get_config(self) -> dict[str, Any]:
-            return {"embedder": embedder.name}
+            return {"embedder": self._embedder.name if self._embedder else None}
 
         @staticmethod
-        def build_from_config(config: dict[str, Any]) -> EmbeddingFunction[Documents]:
-            raise RuntimeError("open the index through the assistant, which passes its embedder")
+        def build_from_config(config: dict[str, Any]) -> "AssistantEmbeddingFunction":
+            return AssistantEmbeddingFunction(None)
 
         def default_space(self) -> str:  # type: ignore[override]
             return "cosine"
 
-    return AssistantEmbeddingFunction()
+    _EF_CLASS = AssistantEmbeddingFunction
+    return _EF_CLASS
 
 
 def make_client(index_dir: Path, chroma_url: str | None) -> Any:

@@ -9,7 +9,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from assistant.manifest import Chunk
 from ingest.source import Source
 
-MAX_CHARS = 1200
+MAX_CHARS = 2000
 _splitter = RecursiveCharacterTextSplitter(
     chunk_size=MAX_CHARS, chunk_overlap=120, separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""]
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 from tqdm import tqdm
@@ -100,6 +101,8 @@ def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, pru
                 flush()
     flush()
     bar.close()
+    if summary.added or summary.updated:
+        store.manifest.set_meta("data_date", date.today().isoformat())
     if prune:
         origins = {s.source_id: s.origin for s in store.manifest.sources()}
         gone = [sid for sid, origin in origins.items() if sid not in seen and origin not in failed_origins]

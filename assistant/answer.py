@@ -1,0 +1,188 @@
+"""Composing answers without a generative model: answer, clarify or refuse, with citations.
+
+Every factual line ends with `[n]`, and citation n quotes the source text the line comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from assistant.facts import Block, blocks_for, clip, template
+from assistant.manifest import Chunk, SourceRecord
+from assistant.query import Query, facet_of_heading
+from assistant.retrieve import Candidate, Retriever
+from assistant.text import fold
+
+MAX_PROCEDURES = 3
+
+# Calibrated on dev (bench/answers.py): below this confidence the assistant refuses.
+REFUSE_BELOW = 0.42
+# Two candidates this close, with nothing in the question to tell them apart, make a clarify.
+CLARIFY_MARGIN = 0.06
+
+_INJECTION = re.compile(
+    r"(bo qua|quen|phot lo) (het |moi |tat ca )?(cac )?(huong dan|lenh|chi dan)|prompt|system prompt|"
+    r"huong dan he thong|vai tro|ignore (all |the )?(previous|above)|you are now|tu gio ban la"
+)
+_SMALLTALK = {
+    "smalltalk_hello": re.compile(r"^(xin )?(chao|hello|hi|hey|alo|good (morning|afternoon|evening))\b[\w\s!,.]{0,20}$"),
+    "smalltalk_thanks": re.compile(r"^(cam on|thanks?( you)?|thank u|ok cam on|tks|thanks a lot)\b[\w\s!,.]{0,20}$"),
+    "smalltalk_who": re.compile(r"^(ban|em|you) (la ai|lam duoc gi|giup duoc gi|are you|can you do)\b.{0,20}$|^who are you"),
+}
+
+
+@dataclass
+class Composed:
+    answer: str
+    behavior: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    options: list[dict[str, str]] = field(default_factory=list)
+    procedure_codes: list[str] = field(default_factory=list)  # what the conversation is now about
+    data_date: str | None = None
+    sources: list[dict[str, Any]] = field(default_factory=list)  # full text of each citation, for an LLM
+    reason: str = ""
+
+
+def confidence(c: Candidate) -> float:
+    """How sure retrieval is that this candidate is what was asked (0..1, calibrated on dev)."""
+    s = c.signals
+    return 0.45 * s.get("asked_covered", 0.0) + 0.35 * s.get("coverage", 0.0) + \
+        2.0 * max(0.0, s.get("dense_raw", 0.0) - 0.80) + 0.05 * min(s.get("name_raw", 0.0), 10.0) / 10.0
+
+
+def special(q: Query) -> Composed | None:
+    """Small talk and attempts to change the assistant's role."""
+    t = template(q.lang)
+    text = fold(q.text).strip(" ?!.")
+    if _INJECTION.search(text):
+        return Composed(t["refuse_injection"], "refuse", reason="the message tries to change the assistant's instructions")
+    for key, rx in _SMALLTALK.items():
+        if rx.search(text):
+            return Composed(t[key], "answer", reason="small talk")
+    return None
+
+
+class Composer:
+    def __init__(self, retriever: Retriever, offices: dict[str, dict] | None = None) -> None:
+        self.retriever = retriever
+        self.offices = offices or {}
+
+    def refuse(self, q: Query, reason: str) -> Composed:
+        return Composed(template(q.lang)["refuse"], "refuse", reason=reason)
+
+    def clarify(self, q: Query, candidates: list[Candidate], reason: str) -> Composed:
+        options = [{"label": c.title, "source_id": c.key} for c in candidates[:4]]
+        lines = [template(q.lang)["clarify"]] + [f"{i}. {o['label']}" for i, o in enumerate(options, 1)]
+        return Composed("\n".join(lines), "clarify", options=options, reason=reason)
+
+    def answer(self, q: Query, candidates: list[Candidate], today: date, facets: list[str] | None = None) -> Composed:
+        """Answer about `candidates` (1 to 3 procedures or documents), the first being the main one."""
+        t = template(q.lang)
+        facets = facets if facets is not None else q.facets
+        out = Composed("", "answer", procedure_codes=[c.key for c in candidates])
+        parts: list[str] = []
+        for cand in candidates[:MAX_PROCEDURES]:
+            parts.append(self._one(cand, facets, today, q.lang, out))
+        out.answer = "\n\n".join(p for p in parts if p)
+        dates = [c["data_date"] for c in out.sources if c.get("data_date")]
+        out.data_date = max(dates) if dates else None
+        if out.data_date:
+            out.answer += "\n" + t["data_date"].format(date=_dmy(out.data_date))
+        return out
+
+    # --- one procedure or document ------------------------------------------------------------------
+    def _one(self, cand: Candidate, facets: list[str], today: date, lang: str, out: Composed) -> str:
+        t = template(lang)
+        record = self.retriever.sources.get(cand.key) if cand.procedure else None
+        handbooks = [h for h in cand.hits if h.source.kind != "procedure"]
+        if record is None:
+            return self._extractive(cand, facets, lang, out)
+        local = self._local_place(cand, handbooks, "place" in (facets or ["place"]), lang, out)
+        lines = [f"**{cand.title}** ({cand.key})"]
+        chunks = self.retriever.section_chunks(record.source_id)
+        for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local):
+            chunk = _chunk_for(block, chunks)
+            n = self._cite(out, record, chunk, block, cand.key) if chunk else None
+            mark = f" [{n}]" if n else ""
+            if len(block.lines) == 1:
+                lines.append(f"{block.heading}: {block.lines[0]}{mark}")
+            else:
+                lines.append(f"{block.heading}{mark}:")
+                lines.extend(block.lines)
+        if record.url:
+            lines.append(t["official_link"].format(url=record.url))
+        return "\n".join(lines)
+
+    def _local_place(self, cand: Candidate, handbooks: list, wanted: bool, lang: str, out: Composed) -> str | None:
+        """A document that declares this procedure and says where to submit outranks the national record."""
+        if not wanted:
+            return None
+        for hit in handbooks:
+            chunk = hit.chunk
+            if (chunk.facet or facet_of_heading(chunk.section or "")) == "place":
+                n = self._cite(out, hit.source, chunk, None, cand.key)
+                return f"{clip(chunk.text, 220)} [{n}]"
+        return None
+
+    def _extractive(self, cand: Candidate, facets: list[str], lang: str, out: Composed) -> str:
+        """A document without a parsed record: quote its best passages, preferring the facet asked."""
+        hits = sorted(cand.hits, key=lambda h: -h.score)
+        if facets:
+            matching = [h for h in hits if (h.chunk.facet or facet_of_heading(h.chunk.section or "")) in facets]
+            hits = matching + [h for h in hits if h not in matching]
+        seen: set[str] = set()
+        lines = [f"**{cand.title}**" + (f" ({cand.code})" if cand.code else "")]
+        for hit in hits:
+            if hit.chunk.id in seen or len(seen) >= (2 if facets else 1):
+                continue
+            seen.add(hit.chunk.id)
+            n = self._cite(out, hit.source, hit.chunk, None, cand.code)
+            head = f"{hit.chunk.section}: " if hit.chunk.section else ""
+            lines.append(f"{head}{clip(hit.chunk.text, 420)} [{n}]")
+        url = next((h.source.url for h in cand.hits if h.source.url), None)
+        if url:
+            lines.append(template(lang)["official_link"].format(url=url))
+        return "\n".join(lines)
+
+    def _cite(self, out: Composed, src: SourceRecord, chunk: Chunk, block: Block | None, code: str | None) -> int:
+        for c in out.citations:
+            if c["source_id"] == src.source_id and c["section"] == chunk.section and c["procedure_code"] == code:
+                return int(c["n"])
+        n = len(out.citations) + 1
+        quote = _quote(chunk.text, block.needles if block else [])
+        out.citations.append({
+            "n": n, "source_id": src.source_id,
+            "procedure_code": code if src.kind == "procedure" or code in src.procedure_codes else None,
+            "title": src.title, "section": chunk.section, "url": src.url, "page": chunk.page, "quote": quote,
+        })
+        out.sources.append({"n": n, "title": src.title, "section": chunk.section, "text": chunk.text,
+                            "data_date": src.meta.get("data_date") or (src.updated_at or "")[:10] or None})
+        return n
+
+
+def _chunk_for(block: Block, chunks: list[Chunk]) -> Chunk | None:
+    for c in chunks:
+        if c.facet == block.facet or block.facet in (c.meta.get("facets") or []):
+            return c
+    if block.facet == "place":  # no agency section: the channels table says how to submit
+        return next((c for c in chunks if c.facet == "time"), None)
+    return None
+
+
+def _quote(text: str, needles: list[str]) -> str:
+    """The source lines that hold what the answer says (verbatim), at most ~300 characters."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    body = lines[1:] if len(lines) > 2 else lines  # the first line of a portal section repeats the title
+    picked = [ln for ln in body if any(n and n in ln for n in needles)]
+    out = " ".join(picked or body[:2])
+    return out if len(out) <= 300 else out[:300].rsplit(" ", 1)[0]
+
+
+def _dmy(iso: str) -> str:
+    try:
+        return date.fromisoformat(iso[:10]).strftime("%d/%m/%Y")
+    except ValueError:
+        return iso

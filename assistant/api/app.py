@@ -1,0 +1,135 @@
+"""The FastAPI app: heavy objects loaded once in the lifespan, JSON logs with a request id and stage
+timings, Prometheus metrics, CORS for configured origins, gzip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from assistant.api import chat, documents, web
+from assistant.api.deps import AssistantDep, MetricsDep
+from assistant.api.schemas import Health
+from assistant.auth import Authenticator
+from assistant.metrics import Metrics
+from assistant.redact import redact
+from assistant.settings import Settings, get_settings
+
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; every field passes through redaction."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
+                                 "level": record.levelname, "logger": record.name,
+                                 "request_id": request_id.get(), "msg": redact(record.getMessage())}
+        entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        if record.exc_info:
+            entry["error"] = redact(self.formatException(record.exc_info))
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+def configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("assistant")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging()
+    log = logging.getLogger("assistant.api")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        from assistant.service import Assistant
+
+        metrics = Metrics()
+        app.state.settings = settings
+        app.state.metrics = metrics
+        app.state.auth = Authenticator(settings.api_keys, settings.token_secret, settings.token_ttl_s)
+        app.state.assistant = Assistant.open(settings, purpose="assistant serve", metrics=metrics)
+        log.info("ready", extra={"sources": sum(1 for _ in app.state.assistant.store.manifest.sources())})
+        try:
+            yield
+        finally:
+            app.state.assistant.close()
+
+    app = FastAPI(
+        title="Administrative-procedure assistant",
+        version="0.1.0",
+        description="Answers about Vietnamese administrative procedures, always with citations. "
+                    "Anonymous callers are citizens; `Authorization: Bearer <API key or token>` identifies "
+                    "officials and admins.",
+        lifespan=lifespan,
+    )
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("unhandled error", extra={"path": request.url.path})
+            response = JSONResponse({"detail": "internal error", "request_id": rid}, status_code=500)
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.count("assistant_http_requests_total", "HTTP requests", path=path, status=str(response.status_code))
+            metrics.observe("assistant_http_request_seconds", elapsed, "HTTP request latency", path=path)
+        response.headers["X-Request-ID"] = rid
+        log.info("request", extra={"method": request.method, "path": path, "status": response.status_code,
+                                   "ms": round(elapsed * 1000, 1)})
+        request_id.reset(token)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": e.get("loc"), "msg": e.get("msg")} for e in exc.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(x) for x in first["loc"] if x != "body")
+        return JSONResponse({"detail": f"{where}: {first['msg']}" if where else first["msg"], "errors": errors},
+                            status_code=422)
+
+    @app.get("/healthz", response_model=Health, tags=["ops"])
+    async def healthz(assistant: AssistantDep) -> dict[str, Any]:
+        m = assistant.store.manifest
+        return {"status": "ok", "sources": sum(1 for _ in m.sources()), "chunks_embedded": assistant.store.vectors.count(),
+                "embedder": assistant.store.embedder.name, "generation": m.index_version,
+                "data_date": m.get_meta("data_date"), "llm": settings.llm}
+
+    @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
+    async def metrics_endpoint(metrics: MetricsDep) -> str:
+        return metrics.render()
+
+    app.include_router(chat.router, tags=["chat"])
+    app.include_router(documents.router)
+    app.include_router(web.router)
+    return app

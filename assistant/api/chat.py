@@ -1,0 +1,123 @@
+"""Chat (plain and streamed), search, procedures, feedback and tokens."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from assistant.api.deps import AssistantDep, AuthDep, CallerDep, MetricsDep, OfficialDep, SettingsDep
+from assistant.api.schemas import (ChatRequest, ChatResponse, FeedbackRequest, SearchResponse,
+                                   TokenResponse)
+from assistant.conversations import UnknownMessage, UnknownSession
+
+router = APIRouter(prefix="/v1")
+
+
+def _check_question(message: str, limit: int) -> str:
+    message = message.strip()
+    if not message:
+        raise HTTPException(422, "the question is empty")
+    if len(message) > limit:
+        raise HTTPException(413, f"the question is {len(message)} characters long; the limit is {limit}")
+    return message
+
+
+def _chat(assistant: Any, body: ChatRequest, audience: str, limit: int) -> dict[str, Any]:
+    message = _check_question(body.message, limit)
+    try:
+        return assistant.chat(message, session_id=body.session_id, audience=audience)
+    except UnknownSession:
+        raise HTTPException(404, "unknown or expired session_id: start a new conversation without it") from None
+
+
+@router.post("/chat", response_model=ChatResponse, summary="Ask a question")
+async def chat(body: ChatRequest, assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
+               metrics: MetricsDep) -> dict[str, Any]:
+    out = await run_in_threadpool(_chat, assistant, body, caller.audience, settings.max_question_chars)
+    metrics.count("assistant_answers_total", "answers by behaviour", behavior=out["behavior"])
+    return out
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Stream a composed answer a few words at a time; the pieces join back to the exact text."""
+    for m in re.finditer(r"\S+\s*|\s+", text):
+        yield m.group(0)
+
+
+@router.post("/chat/stream", summary="Ask a question, answer streamed as server-sent events",
+             response_description="Events `delta` {text}, `citations` [..], `done` (answer JSON), `error` {detail}.")
+async def chat_stream(body: ChatRequest, assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
+                      metrics: MetricsDep) -> StreamingResponse:
+    message = _check_question(body.message, settings.max_question_chars)
+    if body.session_id and not assistant.conversations.exists(body.session_id):
+        raise HTTPException(404, "unknown or expired session_id: start a new conversation without it")
+
+    def events() -> Iterator[str]:
+        try:
+            out = assistant.chat(message, session_id=body.session_id, audience=caller.audience)
+        except Exception as exc:  # the stream has started: report in-band
+            yield _sse("error", {"detail": f"the assistant failed: {type(exc).__name__}"})
+            return
+        metrics.count("assistant_answers_total", "answers by behaviour", behavior=out["behavior"])
+        buf = ""
+        for piece in _pieces(out["answer"]):
+            buf += piece
+            if len(buf) >= 24:
+                yield _sse("delta", {"text": buf})
+                buf = ""
+        if buf:
+            yield _sse("delta", {"text": buf})
+        yield _sse("citations", out["citations"])
+        yield _sse("done", out)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/search", response_model=SearchResponse, summary="Ranked procedures for a query")
+async def search(assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
+                 q: str = Query(..., description="The query", examples=["lam cccd bao lau"]),
+                 k: int = Query(5, ge=1, le=50)) -> dict[str, Any]:
+    q = _check_question(q, settings.max_question_chars)
+    results = await run_in_threadpool(assistant.search, q, k, caller.audience)
+    return {"query": q, "results": results}
+
+
+@router.get("/procedures/{code}", summary="A parsed procedure record")
+async def procedure(code: str, assistant: AssistantDep, caller: CallerDep) -> dict[str, Any]:
+    src = assistant.store.manifest.source(code)
+    if src is None or src.procedure is None or (src.audience == "official" and caller.audience != "official"):
+        raise HTTPException(404, f"no procedure {code!r} in the index")
+    return dict(src.procedure, data_date=(src.meta.get("data_date") or src.updated_at[:10]))
+
+
+@router.post("/feedback", summary="Rate an answer")
+async def feedback(body: FeedbackRequest, assistant: AssistantDep, metrics: MetricsDep) -> dict[str, str]:
+    try:
+        fid = assistant.conversations.add_feedback(body.message_id, body.rating, body.comment)
+    except UnknownMessage:
+        raise HTTPException(404, "unknown message_id") from None
+    metrics.count("assistant_feedback_total", "feedback by rating", rating=body.rating)
+    return {"id": fid, "status": "stored"}
+
+
+@router.get("/feedback", summary="Feedback and refused questions, for officials to follow up")
+async def list_feedback(assistant: AssistantDep, caller: OfficialDep,
+                        limit: int = Query(200, ge=1, le=5000)) -> dict[str, Any]:
+    return assistant.conversations.feedback(limit)
+
+
+@router.post("/tokens", response_model=TokenResponse, summary="Exchange an API key for a short-lived widget token")
+async def token(caller: OfficialDep, auth: AuthDep) -> dict[str, Any]:
+    tok, exp = auth.issue_token(caller)
+    return {"token": tok, "expires_at": exp}

@@ -1,0 +1,181 @@
+"""Everyday and English words for official terms. Citizens say "sổ đỏ", "báo tử", "lấy vợ";
+procedure names say "giấy chứng nhận quyền sử dụng đất", "khai tử", "kết hôn". Matching is on folded
+text, so each entry also covers the question typed without diacritics.
+
+Add an entry when an everyday expression maps to an official term in general, never to make one
+particular question pass.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.text import fold
+
+EVERYDAY: dict[str, str] = {
+    "báo tử": "khai tử",
+    "người mất": "khai tử",
+    "vừa mất": "khai tử",
+    "qua đời": "khai tử",
+    "chết": "khai tử",
+    "giấy báo tử": "khai tử",
+    "mới sinh": "khai sinh",
+    "mới đẻ": "khai sinh",
+    "làm giấy khai sinh": "đăng ký khai sinh",
+    "giấy khai sinh": "khai sinh",
+    "lấy vợ": "đăng ký kết hôn",
+    "lấy chồng": "đăng ký kết hôn",
+    "cưới": "đăng ký kết hôn",
+    "giấy đăng ký kết hôn": "kết hôn",
+    "độc thân": "xác nhận tình trạng hôn nhân",
+    "chưa kết hôn": "xác nhận tình trạng hôn nhân",
+    "chưa đăng ký kết hôn": "xác nhận tình trạng hôn nhân",
+    "nhận nuôi": "nuôi con nuôi",
+    "con nuôi": "nuôi con nuôi",
+    "sổ đỏ": "giấy chứng nhận quyền sử dụng đất",
+    "sổ hồng": "giấy chứng nhận quyền sử dụng đất quyền sở hữu nhà ở",
+    "bìa đỏ": "giấy chứng nhận quyền sử dụng đất",
+    "hộ khẩu": "thường trú",
+    "nhập khẩu": "đăng ký thường trú",
+    "nhập hộ khẩu": "đăng ký thường trú",
+    "xóa hộ khẩu": "xóa đăng ký thường trú",
+    "cắt khẩu": "xóa đăng ký thường trú",
+    "chuyển khẩu": "đăng ký thường trú",
+    "tách khẩu": "tách hộ",
+    "đăng ký ở nhờ": "đăng ký tạm trú",
+    "ở trọ": "tạm trú",
+    "thuê trọ": "tạm trú",
+    "đi vắng": "khai báo tạm vắng",
+    "tạm vắng": "khai báo tạm vắng",
+    "làm căn cước": "cấp thẻ căn cước",
+    "thẻ căn cước": "căn cước",
+    "căn cước công dân": "căn cước",
+    "chứng minh nhân dân": "căn cước",
+    "làm hộ chiếu": "cấp hộ chiếu phổ thông",
+    "passport": "hộ chiếu",
+    "bằng lái": "giấy phép lái xe",
+    "đổi bằng": "đổi giấy phép lái xe",
+    "lý lịch": "lý lịch tư pháp",
+    "phiếu lý lịch": "lý lịch tư pháp",
+    "công chứng": "chứng thực",
+    "sao y": "chứng thực bản sao từ bản chính",
+    "photo công chứng": "chứng thực bản sao từ bản chính",
+    "mở tiệm": "đăng ký thành lập hộ kinh doanh",
+    "mở quán": "đăng ký thành lập hộ kinh doanh",
+    "buôn bán": "hộ kinh doanh",
+    "đóng cửa": "chấm dứt hoạt động",
+    "xây nhà": "cấp giấy phép xây dựng nhà ở riêng lẻ",
+    "sửa nhà": "giấy phép sửa chữa cải tạo",
+    "thẻ bảo hiểm y tế": "thẻ bảo hiểm y tế",
+    "sổ bảo hiểm": "sổ bảo hiểm xã hội",
+    "mất sổ": "cấp lại sổ",
+    "thất nghiệp": "trợ cấp thất nghiệp",
+    "lương hưu": "hưu trí",
+    "hộ nghèo": "hộ nghèo hộ cận nghèo",
+    "ly dị": "ly hôn",
+}
+
+ENGLISH: dict[str, str] = {
+    "birth registration": "đăng ký khai sinh",
+    "register a birth": "đăng ký khai sinh",
+    "register the birth": "đăng ký khai sinh",
+    "birth certificate": "đăng ký khai sinh giấy khai sinh",
+    "newborn": "đăng ký khai sinh",
+    "baby": "khai sinh",
+    "birth": "khai sinh",
+    "death registration": "đăng ký khai tử",
+    "register a death": "đăng ký khai tử",
+    "death certificate": "đăng ký khai tử",
+    "died": "khai tử",
+    "passed away": "khai tử",
+    "death": "khai tử",
+    "marriage registration": "đăng ký kết hôn",
+    "register a marriage": "đăng ký kết hôn",
+    "register our marriage": "đăng ký kết hôn",
+    "get married": "đăng ký kết hôn",
+    "marriage": "kết hôn",
+    "marry": "kết hôn",
+    "single status": "xác nhận tình trạng hôn nhân",
+    "marital status": "xác nhận tình trạng hôn nhân",
+    "permanent residence": "đăng ký thường trú",
+    "permanent residency": "đăng ký thường trú",
+    "temporary residence": "đăng ký tạm trú",
+    "temporary absence": "khai báo tạm vắng",
+    "extend temporary residence": "gia hạn tạm trú",
+    "identity card": "cấp thẻ căn cước",
+    "id card": "cấp thẻ căn cước",
+    "citizen id": "cấp thẻ căn cước",
+    "passport": "hộ chiếu phổ thông",
+    "lost passport": "trình báo mất hộ chiếu",
+    "driving licence": "giấy phép lái xe",
+    "driving license": "giấy phép lái xe",
+    "driver's license": "giấy phép lái xe",
+    "criminal record": "cấp phiếu lý lịch tư pháp",
+    "police check": "cấp phiếu lý lịch tư pháp",
+    "certified copy": "chứng thực bản sao từ bản chính",
+    "certified copies": "chứng thực bản sao từ bản chính",
+    "certify a copy": "chứng thực bản sao từ bản chính",
+    "certify a signature": "chứng thực chữ ký",
+    "signature": "chứng thực chữ ký",
+    "household business": "đăng ký thành lập hộ kinh doanh",
+    "small business": "hộ kinh doanh",
+    "construction permit": "cấp giấy phép xây dựng",
+    "building permit": "cấp giấy phép xây dựng",
+    "land use right certificate": "giấy chứng nhận quyền sử dụng đất",
+    "land-use right certificate": "giấy chứng nhận quyền sử dụng đất",
+    "land use certificate": "giấy chứng nhận quyền sử dụng đất",
+    "land title": "giấy chứng nhận quyền sử dụng đất",
+    "red book": "giấy chứng nhận quyền sử dụng đất",
+    "health insurance": "thẻ bảo hiểm y tế",
+    "social insurance": "bảo hiểm xã hội",
+    "unemployment": "trợ cấp thất nghiệp",
+    "adopt": "nuôi con nuôi",
+    "adoption": "nuôi con nuôi",
+    "guardianship": "đăng ký giám hộ",
+    "guardian": "giám hộ",
+    "paternity": "nhận cha mẹ con",
+    "recognize a child": "nhận cha mẹ con",
+    "recognise a child": "nhận cha mẹ con",
+    "divorce": "ly hôn",
+    "split the household": "tách hộ",
+    "separate household": "tách hộ",
+    "household registration": "thường trú",
+    "deregister": "xóa đăng ký",
+    "re-register": "đăng ký lại",
+    "reissue": "cấp lại",
+    "re-issue": "cấp lại",
+    "replace": "cấp lại",
+    "replacement": "cấp lại",
+    "lost": "bị mất cấp lại",
+    "renew": "đổi",
+    "exchange": "đổi",
+    "extend": "gia hạn",
+    "foreigner": "người nước ngoài yếu tố nước ngoài",
+    "foreign": "yếu tố nước ngoài",
+    "mobile": "lưu động",
+    "will": "di chúc",
+    "poor household": "hộ nghèo",
+    "vehicle registration": "đăng ký xe",
+    "motorbike": "xe mô tô xe gắn máy",
+}
+
+
+def _compile(table: dict[str, str]) -> list[tuple[re.Pattern[str], str]]:
+    items = sorted(table.items(), key=lambda kv: -len(kv[0]))
+    return [(re.compile(rf"\b{re.escape(fold(k))}\b"), v) for k, v in items]
+
+
+_EVERYDAY = _compile(EVERYDAY)
+_ENGLISH = _compile(ENGLISH)
+
+
+def official_terms(folded: str, lang: str) -> list[str]:
+    """Official Vietnamese terms for the everyday (and, for English, the English) words in a question."""
+    tables = _EVERYDAY + _ENGLISH if lang == "en" else _EVERYDAY
+    found: list[str] = []
+    rest = folded
+    for rx, term in tables:
+        if rx.search(rest):
+            found.append(term)
+            rest = rx.sub(" ", rest)
+    return found

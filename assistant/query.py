@@ -1,0 +1,128 @@
+"""Understanding a question before retrieval: language, facet, the words that name a procedure.
+
+Facet words ("cần giấy tờ gì", "bao lâu", "lệ phí bao nhiêu") say what is asked, not which procedure:
+they are detected, then removed from the text used to route to a procedure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.lexicon import official_terms
+from assistant.text import expand_abbreviations, fold, has_diacritics
+
+# Facets in the order an answer shows them; patterns match the folded, abbreviation-expanded text.
+FACET_PATTERNS: dict[str, list[str]] = {
+    "documents": [r"giay to", r"ho so (gi|gom|nhung|can)", r"thanh phan ho so", r"can (chuan bi|mang|nhung) gi",
+                  r"chuan bi (gi|nhung)", r"mang (theo )?(gi|nhung)", r"can (nhung )?gi\b", r"can co gi",
+                  r"\bdocuments?\b", r"\bpapers?\b", r"\bbring\b", r"what do i need", r"\brequired\b"],
+    "fee": [r"le phi", r"\bphi\b", r"bao nhieu tien", r"(mat|ton|dong|tra|nop) (tien|phi)", r"mien phi",
+            r"tien (le )?phi", r"\bfees?\b", r"\bcosts?\b", r"how much", r"\bcharge", r"\bpay\b", r"\bfree\b"],
+    "time": [r"bao lau", r"may ngay", r"bao nhieu ngay", r"thoi (gian|han)", r"khi nao (co|nhan|lay)",
+             r"bao gio (co|nhan|lay)", r"(co|nhan|tra) ket qua", r"how long", r"\bdays?\b", r"processing time",
+             r"\bwhen\b"],
+    "place": [r"o dau", r"(noi|cho) (nop|lam|giai quyet)", r"nop (tai|o)", r"co quan nao", r"\bai (giai quyet|cap)",
+              r"truc tuyen", r"\bonline\b", r"qua mang", r"buu (chinh|dien)", r"\bwhere\b", r"which (office|agency)",
+              r"\bsubmit"],
+    "conditions": [r"dieu kien", r"(co )?duoc khong", r"ai (duoc|co the)", r"truong hop nao", r"yeu cau",
+                   r"\beligib", r"\bconditions?\b", r"\brequirements?\b", r"\bwho can\b"],
+    "legal_basis": [r"can cu", r"luat nao", r"van ban (nao|phap)", r"quy dinh (o|tai) dau", r"nghi dinh",
+                    r"thong tu", r"co so phap ly", r"legal basis", r"which (law|decree)", r"\blaw\b"],
+    "steps": [r"cac buoc", r"(nhung|may) buoc", r"trinh tu", r"quy trinh", r"lam (the nao|sao|nhu the nao)",
+              r"(the|nhu the) nao", r"cach (lam|thuc)", r"huong dan", r"how (do|can|to)", r"\bsteps?\b",
+              r"\bprocess\b"],
+    "result": [r"nhan (duoc )?(gi|giay gi)", r"ket qua (la gi|gi)", r"\bwhat do i (get|receive)", r"\bresult"],
+}
+_FACET_RE = {f: re.compile(r"\b(?:" + "|".join(p) + r")\b") for f, p in FACET_PATTERNS.items()}
+
+# Words that carry no procedure meaning: greetings, forms of address, question words (folded).
+FILLER = re.compile(
+    r"\b(ad|admin|ban|oi|cho (em|minh|toi|chau|anh|chi|tui|to) hoi|(em|minh|toi|tui) (muon|can) hoi|xin hoi|"
+    r"cam on|a|ạ|nhe|nha|nhi|vay|the|thi|la|gi|nao|khong|ha|hả|a ha|turn \d+|user|please|thanks|"
+    r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|sao|di|ma|roi|giup|voi|"
+    r"hi|hello|could|would|you|tell|me|i|my|we|the|a|an|do|does|is|are|what|of|for|to|in|on)\b"
+)
+_NOISE = re.compile(r"^\s*(turn \d+\s*:|\[user\]|user:|>+)\s*", re.I)
+
+# "không phải X", "chứ không phải X", "đừng đưa X": X is what the citizen does NOT mean.
+_NEGATION = re.compile(
+    r"\b(?:chu khong phai|khong phai (?:la )?(?:loai |truong hop )?|khong phai|dung (?:dua|lay|dua ra)|"
+    r"khong hoi|not (?:the )?|rather than )"
+    r"([a-z0-9 ]+?)(?=[,.;?!]|\bma\b|\by minh\b|\bminh hoi\b|\bchi\b|\bthoi\b|\bdau\b|$)"
+)
+
+# Words that occur in English questions and are not Vietnamese syllables typed without diacritics.
+_EN_WORDS = re.compile(
+    r"\b(the|what|how|where|when|which|does|is|are|my|for|need|much|long|get|register|registration|"
+    r"documents?|fees?|cost|costs|take|takes|should|would|could|if|of|and|with|your|you|it|this|that|"
+    r"apply|submit|certificate|card|office|there|about|from|have|has|want|please|who|why|permit)\b")
+
+LEVEL_WORDS = {
+    "province": re.compile(r"\b(cap tinh|tinh|thanh pho truc thuoc|so\b|province|provincial)"),
+    "commune": re.compile(r"\b(cap xa|xa|phuong|thi tran|commune|ward)\b"),
+}
+
+
+@dataclass
+class Query:
+    text: str  # as asked, minus chat noise
+    expanded: str  # abbreviations expanded
+    folded: str
+    lang: str  # "vi" | "en"
+    facets: list[str]
+    routing: str  # folded text with facet words and fillers removed: what names the procedure
+    diacritics: bool
+    levels: set[str] = field(default_factory=set)
+    terms: list[str] = field(default_factory=list)  # official terms for everyday words (lexicon)
+    negated: list[str] = field(default_factory=list)  # folded phrases the citizen rules out
+
+
+def detect_lang(text: str) -> str:
+    if has_diacritics(text):
+        return "vi"
+    tokens = text.lower().split()
+    hits = len(_EN_WORDS.findall(text.lower()))
+    return "en" if tokens and (hits >= 2 or hits / len(tokens) >= 0.3) else "vi"
+
+
+def analyse(question: str) -> Query:
+    text = _NOISE.sub("", question.strip())
+    expanded = expand_abbreviations(text)
+    folded = fold(re.sub(r"[“”\"']", " ", expanded))
+    lang = detect_lang(text)
+    negated = []
+    for m in _NEGATION.finditer(folded):
+        phrase = m.group(1)
+        for rx in _FACET_RE.values():
+            phrase = rx.sub(" ", phrase)
+        if phrase.split():
+            negated.append(" ".join(phrase.split()))
+    facets = [f for f, rx in _FACET_RE.items() if rx.search(folded)]
+    routing = folded
+    routing = _NEGATION.sub(" ", routing)
+    for rx in _FACET_RE.values():
+        routing = rx.sub(" ", routing)
+    routing = " ".join(FILLER.sub(" ", routing).split())
+    levels = {name for name, rx in LEVEL_WORDS.items() if rx.search(folded)}
+    return Query(text=text, expanded=expanded, folded=folded, lang=lang, facets=facets,
+                 routing=routing, diacritics=has_diacritics(text), levels=levels,
+                 terms=official_terms(folded, lang), negated=negated)
+
+
+_HEADING_FACETS = [
+    ("documents", re.compile(r"\b(ho so|giay to|thanh phan)\b")),
+    ("time", re.compile(r"\b(thoi (gian|han)|bao lau)\b")),
+    ("fee", re.compile(r"\b(le phi|phi)\b")),
+    ("place", re.compile(r"\b(noi (nop|tiep nhan)|dia chi|co quan|nop o dau|o dau)\b")),
+    ("steps", re.compile(r"\b(trinh tu|cac buoc|quy trinh|cach thuc)\b")),
+    ("legal_basis", re.compile(r"\b(can cu|phap ly)\b")),
+    ("conditions", re.compile(r"\b(dieu kien|yeu cau)\b")),
+    ("result", re.compile(r"\b(ket qua)\b")),
+]
+
+
+def facet_of_heading(heading: str) -> str | None:
+    """The facet a document's section heading is about ('Hồ sơ cần chuẩn bị' -> documents)."""
+    folded = fold(heading.split(">")[-1])
+    return next((facet for facet, rx in _HEADING_FACETS if rx.search(folded)), None)

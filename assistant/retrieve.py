@@ -1,0 +1,215 @@
+"""Hybrid retrieval: procedure names (BM25), every section (BM25) and dense passages (Chroma), fused
+with weights tuned on dev and aggregated to procedures. A document that declares `procedure_codes`
+counts for those procedures.
+
+`features()` computes, per source, the signals below; `rank()` combines them. Keeping the two apart
+lets bench/tune_retrieval.py fit the weights without re-running the searches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.manifest import Chunk, SourceRecord
+from assistant.query import Query, analyse
+from assistant.store import Store
+from assistant.text import fold, lexical_tokens
+from assistant.vocabulary import Vocabulary
+
+AUDIENCE_SEES = {"citizen": ("citizen",), "official": ("citizen", "official")}
+
+# Weights of the per-source signals, tuned on dev (bench/tune_retrieval.py; bench/RESULTS.md).
+WEIGHTS = {"name": 1.0, "chunks": 0.3, "dense": 0.5, "coverage": 0.6, "level": 0.1, "negated": -1.0}
+DENSE_FLOOR = 0.72  # cosine below this adds nothing
+DENSE_K = 40
+SIGNALS = ("name", "chunks", "dense", "coverage", "level", "negated")
+_TITLE_NOISE = re.compile(r"^thu tuc\s+")
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    source: SourceRecord
+    score: float
+
+
+@dataclass
+class Candidate:
+    key: str  # procedure code, or source id for a document about no procedure
+    title: str
+    score: float
+    signals: dict[str, float]
+    hits: list[Hit] = field(default_factory=list)
+    procedure: dict | None = None
+    source_ids: list[str] = field(default_factory=list)
+
+    @property
+    def code(self) -> str | None:
+        return None if self.key.startswith("doc:") else self.key
+
+
+@dataclass
+class Features:
+    query: Query
+    table: dict[str, dict[str, float]]  # source id -> signal -> value
+    hits: dict[str, list[Hit]]
+
+
+@dataclass
+class Retrieval:
+    query: Query
+    candidates: list[Candidate]
+
+
+class Retriever:
+    """Holds the live chunk table in memory; reloads when the manifest's index version changes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._version = -1
+        self._load()
+
+    def _load(self) -> None:
+        version = self.store.manifest.index_version
+        if version == self._version:
+            return
+        lex = self.store.lexical()
+        rows = list(self.store.manifest.current_chunks())
+        self.chunks: dict[str, tuple[Chunk, SourceRecord]] = {c.id: (c, s) for c, s in rows}
+        self.sources: dict[str, SourceRecord] = {s.source_id: s for _, s in rows}
+        self.by_source: dict[str, list[Chunk]] = {}
+        for c, s in rows:
+            self.by_source.setdefault(s.source_id, []).append(c)
+        self.title_words = {sid: set(_TITLE_NOISE.sub("", fold(s.title)).split()) for sid, s in self.sources.items()}
+        self.chunk_ids, self.title_ids = lex["chunks"].ids, lex["titles"].ids
+        self._lex = lex
+        self.vocab = Vocabulary.build(s.title for s in self.sources.values())
+        self._version = version
+
+    def keys_of(self, src: SourceRecord) -> list[str]:
+        if src.kind == "procedure":
+            return [src.source_id]
+        return list(src.procedure_codes) or [src.source_id]
+
+    def section_chunks(self, source_id: str) -> list[Chunk]:
+        """All live chunks of a source, in order (for composing an answer from its fields)."""
+        self._load()
+        return self.by_source.get(source_id, [])
+
+    def candidate(self, key: str, audience: str = "citizen") -> Candidate | None:
+        """A candidate for a known procedure code or document id (a follow-up, a picked option)."""
+        self._load()
+        allowed = AUDIENCE_SEES.get(audience, ("citizen",))
+        sources = [s for s in self.sources.values() if key in self.keys_of(s) and s.audience in allowed]
+        if not sources:
+            return None
+        main = self.sources.get(key) if key in self.sources and self.sources[key].audience in allowed else sources[0]
+        hits = [Hit(c, s, 0.0) for s in sources for c in self.by_source.get(s.source_id, [])]
+        return Candidate(key=key, title=main.title, score=0.0, signals={}, hits=hits,
+                         procedure=main.procedure, source_ids=[s.source_id for s in sources])
+
+    # --- signals ----------------------------------------------------------------------------------
+    def features(self, question: str, audience: str = "citizen") -> Features:
+        self._load()
+        q = analyse(question)
+        allowed = AUDIENCE_SEES.get(audience, ("citizen",))
+        terms = " ".join(fold(t) for t in q.terms)
+        routing = f"{self.vocab.split_glued(q.routing)} {terms}"
+        full = f"{self.vocab.split_glued(q.folded)} {terms}"
+        table: dict[str, dict[str, float]] = {}
+        hits: dict[str, list[Hit]] = {}
+
+        def put(sid: str, signal: str, value: float) -> None:
+            row = table.setdefault(sid, {})
+            row[signal] = max(row.get(signal, 0.0), value)
+
+        name_scores = self._lex["titles"].scores(lexical_tokens(routing))
+        for i in np.argsort(-name_scores)[:60]:
+            if name_scores[i] <= 0:
+                break
+            src = self.sources.get(self.title_ids[i])
+            if src and src.audience in allowed:
+                put(src.source_id, "name", float(name_scores[i]))
+
+        chunk_scores = self._lex["chunks"].scores(lexical_tokens(full))
+        for i in np.argsort(-chunk_scores)[:300]:
+            if chunk_scores[i] <= 0:
+                break
+            chunk, src = self.chunks[self.chunk_ids[i]]
+            if src.audience in allowed:
+                put(src.source_id, "chunks", float(chunk_scores[i]))
+                hits.setdefault(src.source_id, []).append(Hit(chunk, src, float(chunk_scores[i])))
+
+        text = q.expanded if q.diacritics else self.vocab.restore(q.folded)
+        if q.terms:
+            text = f"{text} ({', '.join(q.terms)})"
+        vector = self.store.embedder.embed_query(text)
+        for cid, sim in self.store.vectors.query(vector, DENSE_K, where={"audience": {"$in": list(allowed)}}):
+            if cid in self.chunks:  # ignore a stray vector an interrupted ingest left behind
+                chunk, src = self.chunks[cid]
+                if src.audience in allowed:
+                    put(src.source_id, "dense", max(0.0, sim - DENSE_FLOOR))
+                    put(src.source_id, "dense_raw", sim)
+                    hits.setdefault(src.source_id, []).append(Hit(chunk, src, sim))
+
+        for row in table.values():
+            row["name_raw"] = row.get("name", 0.0)
+        for signal in ("name", "chunks", "dense"):
+            top = max((row.get(signal, 0.0) for row in table.values()), default=0.0)
+            for row in table.values():
+                row[signal] = row.get(signal, 0.0) / top if top > 0 else 0.0
+        asked = set(routing.split())
+        negated = {b for phrase in q.negated for b in _bigrams(phrase)} - _bigrams(routing)
+        for sid, row in table.items():
+            words = self.title_words.get(sid) or set()
+            row["coverage"] = len(words & asked) / len(words) if words else 0.0
+            content = [w for w in routing.split() if w.isalnum()]
+            row["asked_covered"] = sum(w in words for w in content) / len(content) if content else 0.0
+            row["level"] = self._level_prior(self.sources[sid], q)
+            row["negated"] = 1.0 if negated & _bigrams(" ".join(_TITLE_NOISE.sub("", fold(self.sources[sid].title)).split())) else 0.0
+        return Features(query=q, table=table, hits=hits)
+
+    @staticmethod
+    def _level_prior(src: SourceRecord, q: Query) -> float:
+        """Citizens mean the commune-level procedure unless they name the province or the ministry."""
+        level = fold(src.meta.get("level") or "")
+        title = fold(src.title)
+        if "province" in q.levels:
+            return 1.0 if "tinh" in level else 0.0
+        score = 1.0 if "xa" in level else 0.0
+        if "trung uong" in title or "cap tinh" in title or "cap huyen" in title:
+            score -= 1.0
+        if level == "cap bo":
+            score -= 0.5
+        return score
+
+    # --- ranking ----------------------------------------------------------------------------------
+    def rank(self, f: Features, weights: dict[str, float] | None = None, k: int = 5) -> list[Candidate]:
+        w = weights or WEIGHTS
+        fused = {sid: sum(w[s] * row.get(s, 0.0) for s in SIGNALS) for sid, row in f.table.items()
+                 if row.get("name", 0) + row.get("chunks", 0) + row.get("dense", 0) > 0}
+        by_key: dict[str, Candidate] = {}
+        for sid, score in sorted(fused.items(), key=lambda kv: -kv[1]):
+            src = self.sources[sid]
+            hits = sorted(f.hits.get(sid, []), key=lambda h: -h.score)[:4]
+            for key in self.keys_of(src):
+                cand = by_key.get(key)
+                if cand is None:
+                    proc = self.sources.get(key, src)
+                    cand = by_key[key] = Candidate(key=key, title=proc.title, score=score,
+                                                   signals=dict(f.table[sid]), procedure=proc.procedure)
+                cand.hits.extend(hits)
+                cand.source_ids.append(sid)
+        return sorted(by_key.values(), key=lambda c: -c.score)[:k]
+
+    def search(self, question: str, audience: str = "citizen", k: int = 5) -> Retrieval:
+        f = self.features(question, audience)
+        return Retrieval(query=f.query, candidates=self.rank(f, k=k))
+
+
+def _bigrams(text: str) -> set[str]:
+    ws = text.split()
+    return {f"{a} {b}" for a, b in zip(ws, ws[1:])}

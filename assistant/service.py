@@ -1,0 +1,184 @@
+"""The assistant as one object for the API, the CLI and the eval runner: search, chat, feedback.
+
+It holds the heavy parts (store, retriever, conversations, optional LLM) and decides, turn by turn,
+between a new procedure, a follow-up on the session's procedure, and a pick among clarify options.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from datetime import date
+from typing import Any
+
+from assistant.answer import CLARIFY_MARGIN, REFUSE_BELOW, Composed, Composer, confidence, special
+from assistant.conversations import Conversations, SessionState
+from assistant.query import Query, analyse
+from assistant.retrieve import Candidate, Retriever
+from assistant.settings import Settings
+from assistant.store import Store
+from assistant.text import fold
+
+log = logging.getLogger("assistant.service")
+
+_ORDINALS = [
+    (re.compile(r"\b(thu nhat|dau tien|cai dau|so 1|so mot|first|1st|option 1)\b|^\s*1\s*$|\bcai 1\b"), 0),
+    (re.compile(r"\b(thu hai|thu 2|so 2|so hai|second|2nd|option 2|cai 2)\b|^\s*2\s*$"), 1),
+    (re.compile(r"\b(thu ba|thu 3|so 3|so ba|third|3rd|option 3|cai 3)\b|^\s*3\s*$"), 2),
+    (re.compile(r"\b(thu tu|thu 4|so 4|fourth|4th|option 4|cai 4)\b|^\s*4\s*$"), 3),
+    (re.compile(r"\b(cuoi cung|cai cuoi|last)\b"), -1),
+]
+
+
+def pick_option(message: str, options: list[dict[str, str]]) -> dict[str, str] | None:
+    """The clarify option a reply selects: by position ('cái thứ 2') or by its words."""
+    folded = fold(message)
+    for rx, index in _ORDINALS:
+        if rx.search(folded) and -len(options) <= index < len(options):
+            return options[index]
+    said = set(folded.split())
+    scored = []
+    for opt in options:
+        words = set(fold(opt["label"]).split())
+        scored.append((len(words & said) / (len(words) or 1), opt))
+    scored.sort(key=lambda x: -x[0])
+    if scored and scored[0][0] >= 0.5 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return scored[0][1]
+    return None
+
+
+class Assistant:
+    def __init__(self, settings: Settings, store: Store, generator: Any = None) -> None:
+        self.settings = settings
+        self.write_lock = threading.Lock()  # uploads and deletes go one at a time
+        self.store = store
+        self.retriever = Retriever(store)
+        offices = json.loads(settings.offices.read_text(encoding="utf-8")) if settings.offices else {}
+        self.composer = Composer(self.retriever, offices)
+        self.conversations = Conversations(settings.data_dir / "conversations.sqlite", settings.session_ttl_s)
+        self.generator = generator
+
+    @classmethod
+    def open(cls, settings: Settings, purpose: str = "assistant", exclusive: bool = True,
+             metrics: Any = None) -> "Assistant":
+        store = Store(settings, purpose=purpose, exclusive=exclusive)
+        try:
+            from assistant.generate import Generator
+
+            generator = Generator.from_settings(settings, metrics)
+        except Exception:
+            store.close()
+            raise
+        return cls(settings, store, generator)
+
+    def close(self) -> None:
+        if self.generator is not None:
+            self.generator.close()
+        self.conversations.close()
+        self.store.close()
+
+    def today(self) -> date:
+        return date.fromisoformat(self.settings.today) if self.settings.today else date.today()
+
+    # --- search -----------------------------------------------------------------------------------
+    def search(self, query: str, k: int = 5, audience: str = "citizen") -> list[dict[str, Any]]:
+        res = self.retriever.search(query, audience=audience, k=k)
+        facet = res.query.facets[0] if res.query.facets else None
+        out = []
+        for c in res.candidates:
+            best = max(c.hits, key=lambda h: h.score, default=None)
+            section = next((h.chunk.section for h in c.hits if facet and h.chunk.facet == facet), None)
+            out.append({"source_id": best.source.source_id if best else c.key, "procedure_code": c.code,
+                        "title": c.title, "score": round(c.score, 4), "facet": facet,
+                        "section": section or (best.chunk.section if best else None)})
+        return out
+
+    # --- chat -------------------------------------------------------------------------------------
+    def decide(self, message: str, state: SessionState, audience: str) -> tuple[Composed, dict[str, Any]]:
+        """Pick the behaviour for one turn; returns the composed answer and the reasoning (--explain)."""
+        q = analyse(message)
+        today = self.today()
+        explain: dict[str, Any] = {"query": {"routing": q.routing, "facets": q.facets, "lang": q.lang,
+                                             "terms": q.terms, "negated": q.negated}}
+        if state.options:
+            chosen = pick_option(message, state.options)
+            if chosen:
+                cand = self.retriever.candidate(chosen["source_id"], audience)
+                if cand:
+                    explain["reason"] = f"picked clarify option {chosen['label']!r}"
+                    return self.composer.answer(q, [cand], today, q.facets or state.facets), explain
+        sp = special(q)
+        if sp:
+            explain["reason"] = sp.reason
+            return sp, explain
+        feats = self.retriever.features(message, audience)
+        cands = self.retriever.rank(feats, k=8)
+        explain["candidates"] = [{"key": c.key, "title": c.title, "score": round(c.score, 4),
+                                  "confidence": round(confidence(c), 3),
+                                  "signals": {k: round(v, 3) for k, v in c.signals.items()}} for c in cands[:5]]
+        top_conf = confidence(cands[0]) if cands else 0.0
+        follow = self._follow_up(q, state, top_conf, audience)
+        if follow is not None:
+            explain["reason"] = f"follow-up on the session's procedure {follow.key}"
+            return self.composer.answer(q, [follow], today, q.facets or state.facets), explain
+        if not cands or top_conf < REFUSE_BELOW:
+            explain["reason"] = f"confidence {top_conf:.2f} below {REFUSE_BELOW}: nothing covers the question"
+            return self.composer.refuse(q, "no procedure covers the question"), explain
+        close = [c for c in cands[1:4] if cands[0].score - c.score < CLARIFY_MARGIN and _siblings(cands[0], c)]
+        if close and not q.facets and cands[0].signals.get("coverage", 0) < 1.0 and len(q.routing.split()) <= 6:
+            explain["reason"] = "several procedures fit about equally and the question does not tell them apart"
+            return self.composer.clarify(q, [cands[0], *close], "ambiguous"), explain
+        explain["reason"] = f"best candidate {cands[0].key} with confidence {top_conf:.2f}"
+        return self.composer.answer(q, [cands[0]], today), explain
+
+    def _follow_up(self, q: Query, state: SessionState, top_conf: float, audience: str) -> Candidate | None:
+        """A question that names no procedure of its own continues the session's procedure."""
+        if not state.procedures:
+            return None
+        content = [w for w in q.routing.split() if len(w) > 1 and w.isalpha()]
+        if len(content) <= 1 or top_conf < REFUSE_BELOW:
+            return self.retriever.candidate(state.procedures[0], audience)
+        return None
+
+    def chat(self, message: str, session_id: str | None = None, audience: str = "citizen",
+             explain: bool = False) -> dict[str, Any]:
+        started = time.perf_counter()
+        session_id, state = self.conversations.load(session_id)
+        composed, why = self.decide(message, state, audience)
+        q = analyse(message)
+        q_lang = q.lang
+        state.facets = q.facets or state.facets
+        out = {
+            "answer": composed.answer, "behavior": composed.behavior, "citations": composed.citations,
+            "options": composed.options, "session_id": session_id, "message_id": "",
+            "data_date": composed.data_date or self.store.manifest.get_meta("data_date") or self.today().isoformat(),
+        }
+        if self.generator is not None and composed.behavior == "answer" and composed.citations:
+            title = composed.citations[0]["title"]
+            out, reason = self.generator.generate(message, q_lang, title, out, composed.sources)
+            why["llm"] = reason or "generated and checked"
+        self._advance(state, composed, q_lang)
+        out["message_id"] = self.conversations.record(session_id, state, message, out, audience)
+        if explain:
+            out["explain"] = why
+        log.info("chat", extra={"behavior": composed.behavior, "ms": round((time.perf_counter() - started) * 1000, 1)})
+        return out
+
+    @staticmethod
+    def _advance(state: SessionState, composed: Composed, lang: str) -> None:
+        state.turns += 1
+        state.lang = lang
+        if composed.behavior == "clarify":
+            state.options = composed.options
+        elif composed.behavior == "answer" and composed.procedure_codes:
+            state.procedures = composed.procedure_codes
+            state.options = []
+
+
+def _siblings(a: Candidate, b: Candidate) -> bool:
+    """Variants of one procedure: their names share most words."""
+    wa, wb = set(fold(a.title).split()), set(fold(b.title).split())
+    return len(wa & wb) / max(1, min(len(wa), len(wb))) >= 0.5

@@ -1,0 +1,78 @@
+"""The corpus's own vocabulary, used to repair questions typed without diacritics or spaces.
+
+`restore` puts diacritics back on a folded question from the accented bigrams and syllables of the
+procedure names (the dense embedder reads 'dang ky khai sinh' poorly, 'đăng ký khai sinh' well);
+`split_glued` splits 'dangkykhaisinh' into known syllables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from assistant.text import fold_word, words
+
+
+@dataclass
+class Vocabulary:
+    bigrams: dict[tuple[str, str], tuple[str, str]]
+    unigrams: dict[str, str]
+    syllables: set[str]
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> "Vocabulary":
+        bi: Counter[tuple[str, str]] = Counter()
+        uni: Counter[str] = Counter()
+        for text in texts:
+            ws = words(text)
+            uni.update(ws)
+            bi.update(zip(ws, ws[1:]))
+        best_bi: dict[tuple[str, str], tuple[tuple[str, str], int]] = {}
+        for (a, b), n in bi.items():
+            key = (fold_word(a), fold_word(b))
+            if key not in best_bi or n > best_bi[key][1]:
+                best_bi[key] = ((a, b), n)
+        best_uni: dict[str, tuple[str, int]] = {}
+        for w, n in uni.items():
+            key = fold_word(w)
+            if key not in best_uni or n > best_uni[key][1]:
+                best_uni[key] = (w, n)
+        return cls(
+            bigrams={k: v[0] for k, v in best_bi.items()},
+            unigrams={k: v[0] for k, v in best_uni.items()},
+            syllables={k for k in best_uni if k.isalpha()},
+        )
+
+    def restore(self, folded: str) -> str:
+        toks = folded.split()
+        out = list(toks)
+        covered = [False] * len(toks)
+        for i in range(len(toks) - 1):
+            pair = self.bigrams.get((toks[i], toks[i + 1]))
+            if pair:
+                if not covered[i]:
+                    out[i] = pair[0]
+                out[i + 1] = pair[1]
+                covered[i] = covered[i + 1] = True
+        for i, t in enumerate(toks):
+            if not covered[i] and t in self.unigrams:
+                out[i] = self.unigrams[t]
+        return " ".join(out)
+
+    def split_glued(self, folded: str) -> str:
+        return " ".join(self._split(t) if len(t) > 7 and t not in self.syllables else t for t in folded.split())
+
+    def _split(self, token: str) -> str:
+        """Fewest known syllables covering the token, or the token unchanged."""
+        n = len(token)
+        best: list[list[str] | None] = [None] * (n + 1)
+        best[0] = []
+        for end in range(1, n + 1):
+            for start in range(max(0, end - 7), end):
+                prev = best[start]
+                if prev is not None and token[start:end] in self.syllables:
+                    cand = prev + [token[start:end]]
+                    if best[end] is None or len(cand) < len(best[end]):  # type: ignore[arg-type]
+                        best[end] = cand
+        return " ".join(best[n]) if best[n] else token
