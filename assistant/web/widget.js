@@ -377,12 +377,18 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
       } else if (m[2]) out.push(h("strong", {}, m[2]));
       else {
         const href = safeUrl(m[3]);
-        out.push(href ? h("a", { href, target: "_blank", rel: "noopener noreferrer" }, m[3]) : m[3]);
+        out.push(href ? h("a", { href, title: href, target: "_blank", rel: "noopener noreferrer" }, shortUrl(href)) : m[3]);
       }
       last = m.index + m[0].length;
     }
     if (last < text.length) out.push(text.slice(last));
     return out;
+  }
+  // Long links read as "host/…" (the full address is in the link and its tooltip).
+  function shortUrl(href) {
+    const u = new URL(href);
+    const rest = (u.pathname + u.search).replace(/^\/$/, "");
+    return href.length <= 48 ? href.replace(/^https?:\/\//, "").replace(/\/$/, "") : u.host + (rest ? "/…" : "");
   }
   const plain = (text) => str(text).replace(/\s*\[\d{1,2}\]/g, "").replace(/\*\*/g, "");
 
@@ -420,7 +426,7 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
       detail.replaceChildren(
         h("p", { class: "ttl" }, str(c.title) || str(c.source_id)),
         where.length ? h("p", { class: "where" }, where.join(" · ")) : null,
-        c.quote ? h("blockquote", {}, str(c.quote)) : null,
+        c.quote ? h("blockquote", {}, richText(c.quote, null)) : null,
         href
           ? h("a", { href, target: "_blank", rel: "noopener noreferrer" }, TEXT.official, h("span", { class: "sr" }, " " + TEXT.newTab), icon("link"))
           : null
@@ -455,7 +461,9 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
       h("div", { class: "bubble" }, richText(msg.text, cites.show)),
       cites.el
     );
-    const options = Array.isArray(msg.options) ? msg.options.filter((o) => o && o.label) : [];
+    // Options are sent back by label, so two with the same label are one choice.
+    const labels = Array.isArray(msg.options) ? msg.options.map((o) => str(o && o.label).trim()).filter(Boolean) : [];
+    const options = [...new Set(labels)];
     if (behavior === "clarify" && options.length) {
       const usable = isLast && !msg.chosen;
       append(el, [
@@ -463,32 +471,34 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
           "div",
           { class: "options", role: "group", "aria-label": TEXT.choose },
           h("span", { class: "label" }, TEXT.choose),
-          options.map((o) =>
+          options.map((label) =>
             h(
               "button",
               {
-                class: "opt" + (msg.chosen === o.label ? " chosen" : ""),
+                class: "opt" + (msg.chosen === label ? " chosen" : ""),
                 type: "button",
                 disabled: !usable,
                 onclick: (e) => {
                   if (busy) return;
-                  msg.chosen = str(o.label);
+                  msg.chosen = label;
                   e.currentTarget.classList.add("chosen");
-                  ask(msg.chosen);
+                  ask(label);
                 },
               },
-              str(o.label)
+              label
             )
           )
         ),
       ]);
     }
-    if (behavior === "refuse") {
+    // Where to ask instead: the portal's own text (data-help), else ours when the refusal names no link.
+    const help = script && script.dataset.help;
+    if (behavior === "refuse" && (help || !/https?:\/\//.test(str(msg.text)))) {
       el.appendChild(
         h(
           "p",
           { class: "hint" },
-          (script && script.dataset.help) || TEXT.refuseHint,
+          help || TEXT.refuseHint,
           " ",
           h("a", { href: HELP_URL, target: "_blank", rel: "noopener noreferrer" }, "dichvucong.gov.vn")
         )
@@ -630,6 +640,18 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
     }
   }
 
+  async function errorText(res) {
+    const s = res.status;
+    if (s === 401 || s === 403) return TEXT.errAuth;
+    if (s === 429 || s === 503) return TEXT.errBusy;
+    if (s >= 400 && s < 500) {
+      // The server's own words for a bad question (too long, empty...), shown as text.
+      const body = await res.json().catch(() => null);
+      if (body && typeof body.detail === "string") return body.detail;
+    }
+    return TEXT.errServer;
+  }
+
   const parse = (data) => {
     try {
       return JSON.parse(data);
@@ -659,19 +681,25 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
     let final = null;
     let failure = null;
     try {
-      const body = { message: text };
-      if (state.session_id) body.session_id = state.session_id;
-      const res = await fetch(API + "/v1/chat/stream", {
-        method: "POST",
-        headers: headers({ Accept: "text/event-stream" }),
-        body: JSON.stringify(body),
-        credentials: "omit",
-        cache: "no-store",
-        signal: ctrl.signal,
-      });
+      const post = (sessionId) =>
+        fetch(API + "/v1/chat/stream", {
+          method: "POST",
+          headers: headers({ Accept: "text/event-stream" }),
+          body: JSON.stringify(sessionId ? { message: text, session_id: sessionId } : { message: text }),
+          credentials: "omit",
+          cache: "no-store",
+          signal: ctrl.signal,
+        });
+      let res = await post(state.session_id);
+      if (res.status === 404 && state.session_id) {
+        // The server no longer knows this session (expired or restarted): carry on in a new one.
+        state.session_id = null;
+        save();
+        res = await post(null);
+      }
       if (!res.ok || !res.body) {
         if (res.status === 401 || res.status === 403) unauthorized(res.status);
-        failure = res.status === 401 || res.status === 403 ? TEXT.errAuth : res.status === 429 || res.status === 503 ? TEXT.errBusy : TEXT.errServer;
+        failure = await errorText(res);
       } else {
         await readSSE(res.body, (event, data) => {
           const d = parse(data);
