@@ -354,6 +354,11 @@ class Tab:
         """What the widget keeps in localStorage (session id and transcript)."""
         return self.page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage)[0]))")
 
+    def junk(self) -> list[str]:
+        """Placeholders leaking into what users read ("null", "undefined", "[object Object]")."""
+        text = self.w(".root").inner_text()
+        return re.findall(r"\bnull\b|\bundefined\b|\[object \w+\]|\bNaN\b", text)
+
     def shot(self, name: str):
         SHOTS.mkdir(exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"widget-{name}.png"))
@@ -469,6 +474,7 @@ def test_widget_demo_question_streams_an_answer_with_citation_chips(tab, backend
     link = detail.locator("a")
     assert link.get_attribute("href").startswith("https://dichvucong.gov.vn/")
     assert link.get_attribute("rel") == "noopener noreferrer"
+    assert tab.junk() == []
     tab.shot(f"citation-{backend.name}")
     chip.click()
     expect(detail).to_be_hidden()
@@ -529,6 +535,7 @@ def test_widget_clarify_option_asks_again_in_the_same_session(tab, backend):
     labels = options.all_inner_texts()
     assert labels and len(labels) == len(set(labels))  # options with the same label are one button
     session = tab.stored()["session_id"]
+    assert tab.junk() == []
     tab.shot(f"clarify-{backend.name}")
 
     options.first.click()
@@ -573,6 +580,7 @@ def test_widget_keeps_the_conversation_across_reloads_until_new_conversation(tab
     answer = tab.wait_answers(1)
     expect(answer.locator(".chip").first).to_be_visible()
     expect(answer.locator(".fb button[data-rating=up]")).to_have_attribute("aria-pressed", "true")
+    assert tab.junk() == []
     tab.shot("reloaded")
 
     tab.w(".head .new").click()
@@ -657,6 +665,7 @@ def test_widget_refusal_says_where_to_ask_instead(tab, backend):
     assert answer.get_attribute("data-behavior") == "refuse"
     expect(answer.locator("a[href^='https://dichvucong.gov.vn']")).to_have_count(1)  # ours, or linked in the text
     expect(answer).to_contain_text("Bộ phận")
+    assert tab.junk() == []
     tab.shot(f"refuse-{backend.name}")
 
 
@@ -691,6 +700,7 @@ def test_widget_renders_hostile_server_text_inert(tab, backend):
         expect(detail.locator(".where")).to_contain_text(XSS_IMG)
         tab.ask("xss clarify")
         expect(tab.wait_answers(2).locator(".opt")).to_have_text(f"Lựa chọn {XSS_IMG}")
+    assert tab.junk() == []
     tab.shot(f"xss-{backend.name}")
 
     found = tab.page.evaluate("""() => {

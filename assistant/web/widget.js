@@ -133,6 +133,11 @@
     }
     return el;
   }
+  // Replace an element's children (null/false entries skipped, unlike replaceChildren, which prints "null").
+  const fill = (el, ...children) => {
+    el.textContent = "";
+    return append(el, children);
+  };
   const ICONS = {
     chat: "M21 15a2 2 0 0 1-2 2H7l-4 4V5a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2z",
     close: "M18 6 6 18M6 6l12 12",
@@ -423,7 +428,8 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
         c.page !== null && c.page !== undefined && c.page !== "" ? TEXT.page + " " + c.page : "",
       ].filter(Boolean);
       const href = safeUrl(c.url) || (c.source_id ? API + "/v1/documents/" + encodeURIComponent(c.source_id) : null);
-      detail.replaceChildren(
+      fill(
+        detail,
         h("p", { class: "ttl" }, str(c.title) || str(c.source_id)),
         where.length ? h("p", { class: "where" }, where.join(" · ")) : null,
         c.quote ? h("blockquote", {}, richText(c.quote, null)) : null,
@@ -563,7 +569,8 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
 
   function renderAll() {
     const last = state.messages.length - 1;
-    log.replaceChildren(
+    fill(
+      log,
       h("div", { class: "msg bot welcome" }, h("div", { class: "bubble" }, TEXT.welcome)),
       ...state.messages.map((m, i) => (m.role === "user" ? renderUser(m) : renderBot(m, i === last))),
       // The page was left (or the request failed) before the answer came: offer to ask again.
