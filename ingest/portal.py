@@ -16,7 +16,7 @@ from typing import Any
 
 from assistant.procedure import Procedure, RequiredDocument
 from ingest.portal_tables import (
-    CHANNEL_HEAD, DOCUMENT_HEAD, EMPTY, LEGAL_HEAD, parse_channels, parse_documents, parse_legal_basis,
+    CHANNEL_HEAD, DOCUMENT_HEAD, EMPTY, LEGAL_HEAD, clean_text, parse_channels, parse_documents, parse_legal_basis,
 )
 from ingest.source import LoadError, Section, Source
 
@@ -33,7 +33,8 @@ _UI_TAIL = re.compile(r"(?:Từ khóa(?P<keywords>.*?)Mô tả(?P<note>.*?))?(?:
 _RESULT_CODE = re.compile(r"Mã:\s*[A-Z]{1,4}\.[\w.]+")
 _NONE_WORDS = re.compile(r"(?i)(không|không có|không quy định|chưa quy định)\.?")
 _STEP_MARKS = (  # most telling first: "Bước N", top-level "1.", "a)", then "-" and "+" bullets
-    re.compile(r"(?:^|(?<=\n)|(?<=[.;:]))[ \t]*(?:[-+*•–][ \t]*)?(?=(?:Bước|BƯỚC)\s*\d+)"),
+    re.compile(r"(?:^|(?<=\n)|(?<=[.;:]))[ \t]*(?:[-+*•–][ \t]*)?(?=(?:Bước|BƯỚC)\s*\d+)"
+               r"|(?<=\s)[-–][ \t]*(?=(?:Bước|BƯỚC)\s*\d+)"),
     re.compile(r"^[ \t]*(?=\d+\s*[.)]\s)", re.M),
     re.compile(r"^[ \t]*(?=[a-zđ]\)\s)", re.M),
     re.compile(r"^[ \t]*(?=[-–•][ \t])|(?<=[.;])[ \t]+(?=-[ \t]+\S)", re.M),
@@ -123,29 +124,27 @@ def split_steps(text: str | None) -> list[str]:
     text = text.replace("\r", "")
     for pattern in _STEP_MARKS:
         marks = sorted({m.start() for m in pattern.finditer(text)})
-        if len(marks) >= 2 and (pattern is not _STEP_MARKS[2] or text[marks[0]:].lstrip().startswith("a)")):
+        if len(marks) >= 2 and (pattern is not _STEP_MARKS[2] or _top_level_letters(text, marks[0])):
             return _cut(text, marks)
-    return [line for line in (_one_line(x) for x in text.split("\n")) if line]
+    return clean_text(text).split("\n") if clean_text(text) else []
+
+
+def _top_level_letters(text: str, first: int) -> bool:
+    """'a)' items are steps only when they start at 'a)' and no '-' bullet comes before them."""
+    dash = _STEP_MARKS[3].search(text)
+    return text[first:].lstrip().startswith("a)") and (dash is None or dash.start() > first)
 
 
 def _cut(text: str, marks: list[int]) -> list[str]:
     pieces = [text[a:b] for a, b in zip(marks, marks[1:] + [len(text)])]
     pieces[0] = text[:marks[0]] + "\n" + pieces[0]
-    return [step for step in (_BULLET.sub("", _tidy(p)) for p in pieces) if step]
-
-
-def _tidy(text: str) -> str:
-    return "\n".join(line for line in (_one_line(x) for x in text.split("\n")) if line)
-
-
-def _one_line(text: str) -> str:
-    return re.sub(r"[ \t]+", " ", text).strip()
+    return [step for step in (_BULLET.sub("", clean_text(p)) for p in pieces) if step]
 
 
 def conditions(text: str | None) -> str | None:
     if not text or _NONE_WORDS.fullmatch(text.strip()):
         return None
-    return _tidy(text)
+    return clean_text(text)
 
 
 def results(text: str | None) -> tuple[list[str], str | None]:
@@ -154,9 +153,9 @@ def results(text: str | None) -> tuple[list[str], str | None]:
         return [], None
     text = nfc(text)
     m = _UI_TAIL.search(text)
-    note = _tidy(m.group("note") or "") if m else ""
+    note = clean_text(m.group("note") or "") if m else ""
     body = text[:m.start()] if m else text
-    names = [_tidy(part) for part in _RESULT_CODE.split(body)]
+    names = [clean_text(part) for part in _RESULT_CODE.split(body)]
     return [n for n in names if n and n != EMPTY], (note if note and note != EMPTY else None)
 
 

@@ -25,7 +25,6 @@ _FEE_START = rf"Miễn phí|{EMPTY}|\d[\d.,]* ?(?:{_CURRENCY})"
 
 _ROW_START = re.compile(rf"(?:{_LABEL})(?=\d|Không)")
 _TIME_UNIT = re.compile(rf"(\d+(?:[.,]\d+)?) ?({_UNIT})")
-_TIME_FEE_GLUED = re.compile(rf"(\d[\d.,]*) ?({_CURRENCY})")
 _TIME_BARE = re.compile(r"(\d+(?:[.,]\d+)?)(?=Miễn phí|Không)")
 _TIME_WORDS = re.compile(rf"({EMPTY}|Không quy định|Không)\s*(?=Miễn phí|Không|\d)")
 _TIME_TEXT = re.compile(rf"(.{{1,300}}?)(?={_FEE_START})", re.S)
@@ -35,7 +34,7 @@ _MONEY = re.compile(
     r"(?<![\d/.,])(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(triệu\s*)?"
     r"(đồng|Đồng|ĐỒNG|đ\b|Đ\b|vnđ|VNĐ|VND|vnd|USD|usd)?"
 )
-_DATE = r"(\d{1,2})/(\d{1,2})/(\d{4})"
+_DATE = r"(\d{1,2})(?:/|\s+tháng\s+)(\d{1,2})(?:/|\s+năm\s+)(\d{4})"  # 01/7/2025 or 01 tháng 7 năm 2025
 _PERIOD = re.compile(
     rf"(?:[Tt]ừ|[Kk]ể từ)\s+ngày\s+{_DATE}(?:[^()]{{0,20}}?đến\s+(?:hết\s+)?(?:ngày\s+)?{_DATE})?"
     rf"|đến\s+(?:hết\s+)?ngày\s+{_DATE}"
@@ -73,12 +72,12 @@ def _parse_row(row: str) -> Channel:
     label = re.match(rf"(?:{_LABEL})", row).group(0)
     rest = row[len(label):]
     channel = Channel(channel=CHANNELS[label], label=label)
-    glued = _TIME_FEE_GLUED.match(rest)
+    glued = _FEE_AMOUNT.match(rest)
     if glued and not _TIME_UNIT.match(rest):
         return _parse_glued_row(channel, glued, rest[glued.end():])
     rest = _read_time(channel, rest)
     rest = _read_fee(channel, rest)
-    channel.note = _clean(rest)
+    channel.note = clean_text(rest)
     _flag_fees(channel)
     return channel
 
@@ -92,7 +91,7 @@ def _read_time(channel: Channel, rest: str) -> str:
     elif m := _TIME_WORDS.match(rest):
         channel.time = None if m.group(1) == EMPTY else m.group(1)
     elif m := _TIME_TEXT.match(rest):
-        channel.time = _clean(m.group(1))
+        channel.time = clean_text(m.group(1))
     else:
         return rest
     return rest[m.end():]
@@ -124,7 +123,7 @@ def _parse_glued_row(channel: Channel, glued: re.Match[str], rest: str) -> Chann
         channel.flags.append("time_without_unit")
     channel.flags.append("time_fee_run_together")
     channel.fees.append(Fee(text=f"{amount} {unit}", amount=amount, unit=unit, note=note))
-    channel.note = _clean(rest)
+    channel.note = clean_text(rest)
     _flag_fees(channel)
     return channel
 
@@ -155,8 +154,8 @@ def _bracketed(text: str) -> tuple[str | None, str]:
         depth += ch == "("
         depth -= ch == ")"
         if depth == 0:
-            return _clean(text[1:i]) or None, text[i + 1:]
-    return _clean(text[1:]) or None, ""
+            return clean_text(text[1:i]) or None, text[i + 1:]
+    return clean_text(text[1:]) or None, ""
 
 
 def _flag_fees(channel: Channel) -> None:
@@ -231,7 +230,7 @@ def validity(text: str) -> tuple[date | None, date | None]:
     if not periods:
         return None, None
     ending = [p for p in periods if p[1]]
-    return max(ending, key=lambda p: p[1]) if ending else max(periods, key=lambda p: p[0])
+    return max(ending, key=lambda p: p[1]) if ending else max(periods, key=lambda p: p[0] or date.min)
 
 
 def _date(day: str, month: str, year: str) -> date | None:
@@ -245,7 +244,6 @@ def _date(day: str, month: str, year: str) -> date | None:
 
 _QUANTITY = re.compile(r"(\d+) bản chính(?:,(\d+) bản sao)?")
 _FORM_EXT = r"\.(?:docx|doc|pdf|xlsx|xls|rar|zip|DOCX|DOC|PDF|XLSX)"
-_FORM_FILES = re.compile(rf"(?:.+?{_FORM_EXT})+$", re.S)
 _FORM_KEYWORD = re.compile(r"mẫu|mau|phụ lục|phu luc|pl\b|mus?\d|tờ khai|to khai|bm", re.I)
 
 
@@ -265,7 +263,7 @@ def parse_documents(text: str | None) -> list[RequiredDocument]:
 
 
 def _group_heading(text: str) -> str | None:
-    heading = _clean(text).strip("-*+•: \t")
+    heading = clean_text(text).strip("-*+•: \t")
     return heading or None
 
 
@@ -305,12 +303,12 @@ def split_form(cell: str) -> tuple[str, str | None]:
     """Split 'Tờ khai … Chính phủ.Mẫu M01a-ND67-2024.docx' into the document name and its form file(s)."""
     cell = cell.strip()
     if not re.search(rf"{_FORM_EXT}$", cell):
-        return _clean(cell), None
+        return clean_text(cell), None
     end_of_name = _form_start(cell)
     name, form = cell[:end_of_name], cell[end_of_name:]
-    if not _clean(name):
-        return _clean(form), _clean(form)
-    return _clean(name), _clean(form)
+    if not clean_text(name):
+        return clean_text(form), clean_text(form)
+    return clean_text(name), clean_text(form)
 
 
 def _form_start(cell: str) -> int:
@@ -378,11 +376,11 @@ def parse_legal_basis(text: str | None) -> list[LegalBasis]:
         if end <= start or not (_repeats_title(body[start:m.start()], m.group(0)) or _closes_pair(body, end)):
             continue
         begin = m.start() + (4 if re.match(r"(?:19|20)\d{2}\d{1,4}/\d{4}/", m.group(0)) else 0)
-        title = _clean(_TITLE_PREFIX.sub("", body[start:begin]))
+        title = clean_text(_TITLE_PREFIX.sub("", body[start:begin]))
         number = re.sub(r"\s*-\s*", "-", body[begin:end])
         rows.append(LegalBasis(title=title or number, number=number))
         start = end
-    tail = _clean(body[start:])
+    tail = clean_text(body[start:])
     if tail:
         rows.append(LegalBasis(title=tail, number=None))
     return rows
@@ -426,7 +424,7 @@ def _closes_pair(body: str, end: int) -> bool:
     return True
 
 
-def _clean(text: str | None) -> str:
+def clean_text(text: str | None) -> str:
     """Collapse runs of spaces and tabs, drop blank lines, strip."""
     if not text:
         return ""
