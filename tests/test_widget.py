@@ -717,7 +717,8 @@ def test_widget_renders_hostile_server_text_inert(tab, backend):
 
 
 def test_widget_embedded_on_another_origin_is_isolated_and_sends_the_token(tab, backend, portal):
-    open_portal(tab, backend, portal, attrs=f'data-lang="vi" data-token="{backend.token()}" async')
+    attrs = f'data-lang="vi" data-token="{backend.token()}" data-storage="session" async'
+    open_portal(tab, backend, portal, attrs=attrs)
     launcher = tab.w(".launcher")
     style = "(el) => { const s = getComputedStyle(el); return [s.color, s.backgroundColor, s.fontFamily, s.position]; }"
     color, background, font, position = launcher.evaluate(style)
@@ -731,6 +732,8 @@ def test_widget_embedded_on_another_origin_is_isolated_and_sends_the_token(tab, 
     answer.locator(".fb button[data-rating=up]").click()
     expect(answer.locator(".fb .note")).to_have_text("Cảm ơn bạn đã góp ý.")
     tab.shot(f"portal-{backend.name}")
+    kept = tab.page.evaluate("() => [localStorage.length, Object.keys(sessionStorage)]")
+    assert kept == [0, [f"assistant-widget:v1:{backend.url}"]]  # data-storage="session": ends with the tab
     if isinstance(backend, Fake):
         assert backend.state.chats[-1]["authorization"] == "Bearer tok-123"
         assert backend.state.feedback[-1]["authorization"] == "Bearer tok-123"

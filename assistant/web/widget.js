@@ -5,7 +5,8 @@
  *
  * Attributes: data-api (defaults to the script's origin), data-lang ("vi" | "en", default "vi"),
  * data-token (a short-lived token from POST /v1/tokens; never an API key), data-help (text shown
- * with refusals: where else to ask).
+ * with refusals: where else to ask), data-storage ("local", default: the conversation survives
+ * reloads and restarts; "session": it ends with the tab, for shared computers).
  * Page API: window.AssistantWidget.{open, close, ask(text), newConversation, setToken(token)};
  * any element with data-assistant-ask="question" asks that question when clicked.
  *
@@ -23,6 +24,13 @@
   const LANG = ((script && script.dataset.lang) || "vi").toLowerCase().startsWith("en") ? "en" : "vi";
   const STORE_KEY = "assistant-widget:v1:" + API;
   const MAX_STORED = 40;
+  const STORAGE = (() => {
+    try {
+      return script && script.dataset.storage === "session" ? window.sessionStorage : window.localStorage;
+    } catch (_) {
+      return null; // storage blocked (sandboxed frame, privacy settings)
+    }
+  })();
   let tokenOverride = null;
 
   const TEXT = {
@@ -174,7 +182,7 @@
   // ---------------------------------------------------------------- state (localStorage)
   function load() {
     try {
-      const s = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+      const s = JSON.parse(STORAGE.getItem(STORE_KEY) || "null");
       if (s && Array.isArray(s.messages)) return s;
     } catch (_) {
       /* storage blocked or corrupt: start fresh */
@@ -184,7 +192,7 @@
   function save() {
     state.messages = state.messages.slice(-MAX_STORED);
     try {
-      localStorage.setItem(STORE_KEY, JSON.stringify(state));
+      STORAGE.setItem(STORE_KEY, JSON.stringify(state));
     } catch (_) {
       /* private mode or quota: the conversation still works, it just is not kept */
     }
@@ -579,9 +587,15 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
     scrollDown(true);
   }
 
-  // Show a new answer: all of it when it fits, else from its first line.
+  // Show a new answer: all of it when it fits, else from its first line (with the question above when short).
   function reveal(el) {
-    log.scrollTop = el.offsetHeight < log.clientHeight - 24 ? log.scrollHeight : el.offsetTop - 12;
+    if (el.offsetHeight < log.clientHeight - 24) {
+      log.scrollTop = log.scrollHeight;
+      return;
+    }
+    const q = el.previousElementSibling;
+    const withQuestion = q && q.classList.contains("user") && el.offsetTop - q.offsetTop < 120;
+    log.scrollTop = (withQuestion ? q.offsetTop : el.offsetTop) - 12;
   }
 
   function scrollDown(force) {
