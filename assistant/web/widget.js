@@ -518,7 +518,8 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
         )
       );
     }
-    if (msg.data_date) el.appendChild(h("p", { class: "meta" }, TEXT.dataDate + str(msg.data_date)));
+    // The data date, unless the answer already says it.
+    if (msg.data_date && !str(msg.text).includes(str(msg.data_date))) el.appendChild(h("p", { class: "meta" }, TEXT.dataDate + str(msg.data_date)));
     if (msg.message_id) el.appendChild(feedbackRow(msg));
     return el;
   }
@@ -560,6 +561,7 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
         );
         row.appendChild(form);
       }
+      scrollDown();
     }
     return row;
   }
