@@ -22,10 +22,10 @@ from assistant.vocabulary import Vocabulary
 AUDIENCE_SEES = {"citizen": ("citizen",), "official": ("citizen", "official")}
 
 # Weights of the per-source signals, tuned on dev (bench/tune_retrieval.py; bench/RESULTS.md).
-WEIGHTS = {"name": 1.0, "chunks": 0.3, "dense": 0.5, "coverage": 0.6, "level": 0.1, "negated": -1.0}
+WEIGHTS = {"name": 0.3, "chunks": 0.35, "dense": 0.7, "coverage": 0.6, "asked_covered": 0.0, "level": 0.3, "negated": -0.3}
 DENSE_FLOOR = 0.72  # cosine below this adds nothing
 DENSE_K = 40
-SIGNALS = ("name", "chunks", "dense", "coverage", "level", "negated")
+SIGNALS = ("name", "chunks", "dense", "coverage", "asked_covered", "level", "negated")
 _TITLE_NOISE = re.compile(r"^thu tuc\s+")
 
 
@@ -115,10 +115,12 @@ class Retriever:
     def features(self, question: str, audience: str = "citizen") -> Features:
         self._load()
         q = analyse(question)
+        if q.lang != "en":
+            q = analyse(self.vocab.unglue(question))
         allowed = AUDIENCE_SEES.get(audience, ("citizen",))
         terms = " ".join(fold(t) for t in q.terms)
-        routing = f"{self.vocab.split_glued(q.routing)} {terms}"
-        full = f"{self.vocab.split_glued(q.folded)} {terms}"
+        routing = f"{q.routing} {terms}"
+        full = f"{q.folded} {terms}"
         table: dict[str, dict[str, float]] = {}
         hits: dict[str, list[Hit]] = {}
 

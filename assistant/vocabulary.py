@@ -2,7 +2,7 @@
 
 `restore` puts diacritics back on a folded question from the accented bigrams and syllables of the
 procedure names (the dense embedder reads 'dang ky khai sinh' poorly, 'đăng ký khai sinh' well);
-`split_glued` splits 'dangkykhaisinh' into known syllables.
+`unglue` splits 'dangkykhaisinh' into known syllables.
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from assistant.text import fold_word, words
+import re
+
+from assistant.text import ABBREVIATIONS, fold_word, words
+
+_WORD = re.compile(r"[0-9a-zà-ỹđ]+", re.I)
 
 
 @dataclass
@@ -41,7 +45,8 @@ class Vocabulary:
         return cls(
             bigrams={k: v[0] for k, v in best_bi.items()},
             unigrams={k: v[0] for k, v in best_uni.items()},
-            syllables={k for k in best_uni if k.isalpha()},
+            # abbreviations count as syllables so 'dkhokinhdoanh' splits into 'dk ho kinh doanh'
+            syllables={k for k in best_uni if k.isalpha()} | {k for k in ABBREVIATIONS if k.isalpha() and len(k) > 1},
         )
 
     def restore(self, folded: str) -> str:
@@ -60,8 +65,15 @@ class Vocabulary:
                 out[i] = self.unigrams[t]
         return " ".join(out)
 
-    def split_glued(self, folded: str) -> str:
-        return " ".join(self._split(t) if len(t) > 7 and t not in self.syllables else t for t in folded.split())
+    def unglue(self, text: str) -> str:
+        """The question with glued words split ('đăngkýkhaisinh online' -> 'dang ky khai sinh online')."""
+
+        def sub(m: re.Match[str]) -> str:
+            word = m.group(0)
+            folded = fold_word(word)
+            return self._split(folded) if len(folded) >= 5 and folded not in self.syllables else word
+
+        return _WORD.sub(sub, text)
 
     def _split(self, token: str) -> str:
         """Fewest known syllables covering the token, or the token unchanged."""
@@ -75,4 +87,8 @@ class Vocabulary:
                     cand = prev + [token[start:end]]
                     if best[end] is None or len(cand) < len(best[end]):  # type: ignore[arg-type]
                         best[end] = cand
-        return " ".join(best[n]) if best[n] else token
+        parts = best[n]
+        # accept only a plausible split: real syllables, not a word chopped into letters
+        if parts and len(parts) >= 2 and all(len(p) >= 2 for p in parts):
+            return " ".join(parts)
+        return token

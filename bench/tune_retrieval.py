@@ -18,12 +18,13 @@ from assistant.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = {
-    "name": [0.6, 0.8, 1.0, 1.2],
-    "chunks": [0.0, 0.15, 0.3, 0.5],
-    "dense": [0.2, 0.35, 0.5, 0.7, 0.9],
-    "coverage": [0.2, 0.4, 0.6, 0.8, 1.0],
-    "level": [0.0, 0.05, 0.1, 0.2, 0.3],
-    "negated": [-0.5, -1.0],
+    "name": [0.3, 0.45, 0.6, 0.8, 1.0],
+    "chunks": [0.0, 0.2, 0.35, 0.5, 0.7, 0.9],
+    "dense": [0.3, 0.5, 0.7, 0.9, 1.2],
+    "coverage": [0.2, 0.4, 0.6, 0.8, 1.0, 1.3],
+    "asked_covered": [0.0, 0.2, 0.4, 0.6],
+    "level": [0.0, 0.1, 0.2, 0.3, 0.45, 0.6],
+    "negated": [-0.3, -0.5, -1.0],
 }
 
 
@@ -51,7 +52,7 @@ def main() -> None:
     best = dict(WEIGHTS)
     best_score = sum(evaluate(retriever, cached, best))
     print(f"current {best} hit@1+macro={best_score:.3f}")
-    for _round in range(2):
+    for _round in range(3):
         for name, values in GRID.items():
             for v in values:
                 trial = dict(best, **{name: v})

@@ -69,9 +69,10 @@ def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, pru
 
     for path in iter_files(paths):
         try:
-            sources = list(load_path(path))
+            sources = load_path(path)
             if not sources:
                 raise LoadError("no content found")
+            summary.failed += [{"path": f"{path} ({err.split(':')[0]})", "error": err} for err in sources.errors]
             items = []
             for src in sources:
                 if src.source_id in seen:

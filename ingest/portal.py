@@ -18,7 +18,7 @@ from assistant.procedure import Procedure, RequiredDocument
 from ingest.portal_tables import (
     CHANNEL_HEAD, DOCUMENT_HEAD, EMPTY, LEGAL_HEAD, clean_text, parse_channels, parse_documents, parse_legal_basis,
 )
-from ingest.source import LoadError, Section, Source
+from ingest.source import LoadError, Loaded, Section, Source
 
 MINISTRIES = {
     "bo-cong-an": "Bộ Công an",
@@ -318,10 +318,11 @@ def load_with_errors(path: Path) -> tuple[list[Source], list[str]]:
     return sources, errors
 
 
-def load(path: Path) -> list[Source]:
-    """One source per procedure record; raises `LoadError` only when no record in the file is usable."""
+def load(path: Path) -> Loaded:
+    """One source per procedure record, with a message per skipped line; raises `LoadError` only
+    when no record in the file is usable."""
     sources, errors = load_with_errors(path)
     if not sources:
         detail = "; ".join(errors[:3]) if errors else "the file holds no records"
         raise LoadError(f"no valid portal procedure record ({detail})")
-    return sources
+    return Loaded(sources, errors)

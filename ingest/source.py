@@ -19,6 +19,14 @@ class LoadError(Exception):
     """A file that cannot be read; the message says why and what to do."""
 
 
+class Loaded(list):
+    """The sources of one file, plus a message for each record inside it that had to be skipped."""
+
+    def __init__(self, sources: "list[Source] | tuple" = (), errors: list[str] | None = None) -> None:
+        super().__init__(sources)
+        self.errors = list(errors or [])
+
+
 @dataclass
 class Section:
     text: str

@@ -1,6 +1,7 @@
 """Loaders turn a file into `Source`s. One module per format; `load_path` picks by content and name.
 
-Add a format: write `load(path: Path) -> list[Source]` in a module here and register its suffixes
+Add a format: write `load(path: Path) -> list[Source]` (a `Loaded` list when some records inside
+the file are skipped) in a module here and register its suffixes
 in `LOADERS` (a binary format also says what its suffix promises in `sniff.EXPECTED`). Raise
 `LoadError` with a message a person can act on. `load_path` sniffs the content first, so a file
 whose extension lies (a Word 97 `.doc` named `.docx`, a PDF named `.txt`) gets a clear message.
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ingest import portal
-from ingest.source import LoadError, Source
+from ingest.source import Loaded, LoadError, Source
 
 from . import docx, html, markdown, pdf, sniff, text
 
@@ -35,12 +36,13 @@ def supported(path: Path) -> bool:
     return path.suffix.lower() in LOADERS
 
 
-def load_path(path: Path) -> Iterator[Source]:
-    """Yield the sources of one file, or raise `LoadError`."""
+def load_path(path: Path) -> Loaded:
+    """The sources of one file (with messages for records skipped inside it), or raise `LoadError`."""
     if path.stat().st_size == 0:
         raise LoadError("the file is empty")
     sniff.check(path, set(LOADERS))  # unsupported, or content other than the name says: what it really is
-    yield from LOADERS[path.suffix.lower()](path)
+    result = LOADERS[path.suffix.lower()](path)
+    return result if isinstance(result, Loaded) else Loaded(result)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
