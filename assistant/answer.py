@@ -21,7 +21,7 @@ MAX_PROCEDURES = 3
 # Calibrated on dev (bench/answers.py): below this confidence the assistant refuses.
 REFUSE_BELOW = 0.42
 # Two candidates this close, with nothing in the question to tell them apart, make a clarify.
-CLARIFY_MARGIN = 0.06
+CLARIFY_MARGIN = 0.15
 
 _INJECTION = re.compile(
     r"(bo qua|quen|phot lo) (het |moi |tat ca )?(cac )?(huong dan|lenh|chi dan)|prompt|system prompt|"
@@ -49,7 +49,7 @@ class Composed:
 def confidence(c: Candidate) -> float:
     """How sure retrieval is that this candidate is what was asked (0..1, calibrated on dev)."""
     s = c.signals
-    return 0.45 * s.get("asked_covered", 0.0) + 0.35 * s.get("coverage", 0.0) + \
+    return 0.45 * s.get("asked_covered", 0.0) + 0.35 * s.get("coverage", 0.0) + 0.1 * s.get("salient", 0.0) + \
         2.0 * max(0.0, s.get("dense_raw", 0.0) - 0.80) + 0.05 * min(s.get("name_raw", 0.0), 10.0) / 10.0
 
 

@@ -14,7 +14,7 @@ from assistant.text import expand_abbreviations, fold, has_diacritics
 
 # Facets in the order an answer shows them; patterns match the folded, abbreviation-expanded text.
 FACET_PATTERNS: dict[str, list[str]] = {
-    "documents": [r"giay to", r"ho so (gi|gom|nhung|can)", r"thanh phan ho so", r"can (chuan bi|mang|nhung) gi",
+    "documents": [r"giay to", r"ho so (gi|gom|nhung|can)", r"gom (nhung )?(gi|giay)", r"\bhso\b", r"thanh phan ho so", r"can (chuan bi|mang|nhung) gi",
                   r"chuan bi (gi|nhung)", r"mang (theo )?(gi|nhung)", r"can (nhung )?gi\b", r"can co gi",
                   r"\bdocuments?\b", r"\bpapers?\b", r"\bbring\b", r"what do i need", r"\brequired\b"],
     "fee": [r"le phi", r"\bphi\b", r"bao nhieu tien", r"(mat|ton|dong|tra|nop) (tien|phi)", r"mien phi",

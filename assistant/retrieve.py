@@ -8,13 +8,16 @@ lets bench/tune_retrieval.py fit the weights without re-running the searches.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, analyse
+from assistant.rerank import Reranker
 from assistant.store import Store
 from assistant.text import fold, lexical_tokens
 from assistant.vocabulary import Vocabulary
@@ -25,8 +28,14 @@ AUDIENCE_SEES = {"citizen": ("citizen",), "official": ("citizen", "official")}
 WEIGHTS = {"name": 0.3, "chunks": 0.35, "dense": 0.7, "coverage": 0.6, "asked_covered": 0.0, "level": 0.3, "negated": -0.3}
 DENSE_FLOOR = 0.72  # cosine below this adds nothing
 DENSE_K = 40
+RERANK_TOP = 10  # candidates a reranker re-scores
+RERANK_WEIGHT = 0.5  # its min-max normalised score is added to the fused score
 SIGNALS = ("name", "chunks", "dense", "coverage", "asked_covered", "level", "negated")
 _TITLE_NOISE = re.compile(r"^thu tuc\s+")
+# Conversational words (folded) that say nothing about which procedure is meant.
+CONVERSATIONAL = frozenset(
+    "t tui toi minh em ad oi a ah u uh muon nen neu thi ma nhung voi hay hoac hoi giup duoc khong ko k "
+    "co da dang vua roi nua nay kia ay nhe nhi vay z sao gi nao dau bao lau nhieu bn xong luon chua".split())
 
 
 @dataclass
@@ -67,8 +76,9 @@ class Retrieval:
 class Retriever:
     """Holds the live chunk table in memory; reloads when the manifest's index version changes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, reranker: Reranker | None = None) -> None:
         self.store = store
+        self.reranker = reranker
         self._version = -1
         self._load()
 
@@ -87,6 +97,9 @@ class Retriever:
         self.chunk_ids, self.title_ids = lex["chunks"].ids, lex["titles"].ids
         self._lex = lex
         self.vocab = Vocabulary.build(s.title for s in self.sources.values())
+        self.words_of = {sid: frozenset(fold(" ".join([self.sources[sid].title, *(c.text for c in chunks)])).split())
+                         for sid, chunks in self.by_source.items()}
+        self.df = Counter(w for ws in self.words_of.values() for w in ws)
         self._version = version
 
     def keys_of(self, src: SourceRecord) -> list[str]:
@@ -205,7 +218,33 @@ class Retriever:
                                                    signals=dict(f.table[sid]), procedure=proc.procedure)
                 cand.hits.extend(hits)
                 cand.source_ids.append(sid)
-        return sorted(by_key.values(), key=lambda c: -c.score)[:k]
+        ranked = sorted(by_key.values(), key=lambda c: -c.score)
+        for cand in ranked[:3]:
+            cand.signals["salient"] = self.salient_coverage(f.query, cand)
+        if self.reranker is not None and ranked:
+            ranked = self._rerank(f.query.text, ranked)
+        return ranked[:k]
+
+    def salient_coverage(self, q: Query, cand: Candidate) -> float:
+        """IDF-weighted share of the question's content words found in the candidate's own text:
+        'giấy phép mở quán karaoke' matched to household-business registration leaves 'karaoke' out."""
+        words = [w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]
+        if not words:
+            return 0.0
+        have = frozenset().union(*(self.words_of.get(sid, frozenset()) for sid in cand.source_ids))
+        n = len(self.words_of) + 1
+        idf = {w: math.log(n / (self.df.get(w, 0) + 0.5)) for w in words}
+        return sum(idf[w] for w in words if w in have) / sum(idf.values())
+
+    def _rerank(self, question: str, ranked: list[Candidate]) -> list[Candidate]:
+        head = ranked[:RERANK_TOP]
+        passages = [" ".join([c.title, *(h.chunk.text[:300] for h in c.hits[:1])]) for c in head]
+        raw = self.reranker.scores(question, passages)  # type: ignore[union-attr]
+        lo, hi = min(raw), max(raw)
+        for c, s in zip(head, raw):
+            c.signals["rerank"] = s
+            c.score += RERANK_WEIGHT * ((s - lo) / (hi - lo) if hi > lo else 0.0)
+        return sorted(head, key=lambda c: -c.score) + ranked[RERANK_TOP:]
 
     def search(self, question: str, audience: str = "citizen", k: int = 5) -> Retrieval:
         f = self.features(question, audience)

@@ -17,7 +17,8 @@ from typing import Any
 from assistant.answer import CLARIFY_MARGIN, REFUSE_BELOW, Composed, Composer, confidence, special
 from assistant.conversations import Conversations, SessionState
 from assistant.query import Query, analyse
-from assistant.retrieve import Candidate, Retriever
+from assistant.rerank import make_reranker
+from assistant.retrieve import CONVERSATIONAL, Candidate, Retriever
 from assistant.settings import Settings
 from assistant.store import Store
 from assistant.text import fold
@@ -31,6 +32,10 @@ _ORDINALS = [
     (re.compile(r"\b(thu tu|thu 4|so 4|fourth|4th|option 4|cai 4)\b|^\s*4\s*$"), 3),
     (re.compile(r"\b(cuoi cung|cai cuoi|last)\b"), -1),
 ]
+
+
+# "còn kết hôn thì sao?": the same question about another procedure
+_CONTINUES = re.compile(r"^\W*(the |vay |a |ua |thi )?con\b|\bthi sao\b|\bthe nao\W*$")
 
 
 def pick_option(message: str, options: list[dict[str, str]]) -> dict[str, str] | None:
@@ -55,7 +60,7 @@ class Assistant:
         self.settings = settings
         self.write_lock = threading.Lock()  # uploads and deletes go one at a time
         self.store = store
-        self.retriever = Retriever(store)
+        self.retriever = Retriever(store, make_reranker(settings.reranker))
         offices = json.loads(settings.offices.read_text(encoding="utf-8")) if settings.offices else {}
         self.composer = Composer(self.retriever, offices)
         self.conversations = Conversations(settings.data_dir / "conversations.sqlite", settings.session_ttl_s)
@@ -127,12 +132,26 @@ class Assistant:
         if not cands or top_conf < REFUSE_BELOW:
             explain["reason"] = f"confidence {top_conf:.2f} below {REFUSE_BELOW}: nothing covers the question"
             return self.composer.refuse(q, "no procedure covers the question"), explain
-        close = [c for c in cands[1:4] if cands[0].score - c.score < CLARIFY_MARGIN and _siblings(cands[0], c)]
-        if close and not q.facets and cands[0].signals.get("coverage", 0) < 1.0 and len(q.routing.split()) <= 6:
+        if not state.turns and self._ambiguous(q, cands):
             explain["reason"] = "several procedures fit about equally and the question does not tell them apart"
-            return self.composer.clarify(q, [cands[0], *close], "ambiguous"), explain
+            top = cands[0]
+            close = [c for c in cands[1:4] if top.score - c.score < CLARIFY_MARGIN and _siblings(top, c)]
+            return self.composer.clarify(q, [top, *close], "ambiguous"), explain
         explain["reason"] = f"best candidate {cands[0].key} with confidence {top_conf:.2f}"
-        return self.composer.answer(q, [cands[0]], today), explain
+        facets = q.facets or (state.facets if _CONTINUES.search(fold(message)) else [])
+        return self.composer.answer(q, [cands[0]], today, facets), explain
+
+    @staticmethod
+    def _ambiguous(q: Query, cands: list[Candidate]) -> bool:
+        """The question names none of the top procedures fully, and sibling procedures match it equally."""
+        top = cands[0]
+        if q.facets or top.signals.get("coverage", 0.0) >= 1.0:
+            return False  # a question about a facet gets the everyday reading, not a question back
+        if len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
+            return False  # a long question says more than its words in the names: answer it
+        same = [c for c in cands[1:4] if top.score - c.score < CLARIFY_MARGIN and _siblings(top, c)
+                and abs(c.signals.get("asked_covered", 0.0) - top.signals.get("asked_covered", 0.0)) < 1e-6]
+        return bool(same)
 
     def _follow_up(self, q: Query, state: SessionState, top_conf: float, audience: str) -> Candidate | None:
         """A question that names no procedure of its own continues the session's procedure."""

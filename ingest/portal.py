@@ -41,7 +41,7 @@ _STEP_MARKS = (  # most telling first: "Bước N", top-level "1.", "a)", then "
     re.compile(r"^[ \t]*(?=\+[ \t])", re.M),
 )
 _BULLET = re.compile(r"^\s*[-–•+*]+\s*")
-_OVERVIEW_WORDS = 110
+_OVERVIEW_WORDS = 65
 
 
 # ---- parsing -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 EXAMPLE_CITATION = {
-    "n": 1, "source_id": "1.001193", "procedure_code": "1.001193", "title": "Thủ tục đăng ký khai sinh",
+    "n": 1, "source_id": "1.00xxxx", "procedure_code": "1.00xxxx", "title": "Thủ tục đăng ký khai sinh",
     "section": "Thành phần hồ sơ", "url": "https://dichvucong.gov.vn/thu-tuc-hanh-chinh/...", "page": None,
     "quote": "- Giấy chứng sinh; trường hợp không có Giấy chứng sinh thì nộp văn bản của người làm chứng…",
 }
@@ -40,7 +40,7 @@ class Option(BaseModel):
 
 class ChatResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "answer": "**Thủ tục đăng ký khai sinh** (1.001193)\nHồ sơ cần chuẩn bị [1]:\n- Giấy chứng sinh… (1 bản chính)",
+        "answer": "**Thủ tục đăng ký khai sinh** (1.00xxxx)\nHồ sơ cần chuẩn bị [1]:\n- Giấy chứng sinh… (1 bản chính)",
         "behavior": "answer", "citations": [EXAMPLE_CITATION], "options": [],
         "session_id": "6f1c…", "message_id": "a2b9…", "data_date": "2026-11-24"}]})
     answer: str

@@ -1,0 +1,106 @@
+"""Answer behaviour on a gold file, in-process with histories replayed: hit@1 of the first cited
+procedure, behaviour macro-recall, refuse precision/recall and the trade-off curve of the refuse
+threshold, wrong-procedure rate, fact accuracy, answer length.
+
+    python bench/answers.py --data-dir var [--gold ../shared/data/gold/dev.jsonl] [--corrections eval/gold/dev_corrections.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from assistant.answer import REFUSE_BELOW
+from assistant.service import Assistant
+from assistant.settings import Settings
+from eval.gold import load_gold
+from eval.metrics import compute
+from eval.runner import ask_turn
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = ["hit@1", "hit@3", "behavior_accuracy", "behavior_macro_recall", "refuse_precision", "refuse_recall",
+        "wrong_procedure_rate", "fact_accuracy", "citation_validity", "answer_chars_p95", "latency_p50_s",
+        "latency_p95_s"]
+
+
+class Explaining:
+    """Chat with --explain, keeping the reasoning beside the answer (for the threshold sweep)."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self.last: dict[str, Any] = {}
+
+    def chat(self, message: str, session_id: str | None = None, audience: str = "citizen") -> dict[str, Any]:
+        out = self.assistant.chat(message, session_id=session_id, audience=audience, explain=True)
+        self.last = out.pop("explain")
+        return out
+
+
+def apply_corrections(turns: list, path: Path | None) -> tuple[list, int]:
+    if not path or not path.exists():
+        return turns, 0
+    fixes = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    by_id: dict[str, dict[str, Any]] = {}
+    for fix in fixes:
+        by_id.setdefault(fix["id"], {})[fix["field"]] = fix["corrected"]
+    return [replace(t, **by_id[t.id]) if t.id in by_id else t for t in turns], len(fixes)
+
+
+def sweep(records: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> list[str]:
+    """Refuse precision/recall if the threshold were each value (turns decided by confidence)."""
+    rows = []
+    for theta in (0.30, 0.35, 0.40, 0.42, 0.45, 0.50, 0.55, 0.60):
+        tp = fp = fn = 0
+        for rec, why in zip(records, reasons):
+            cands = why.get("candidates") or []
+            if not cands or "follow-up" in why.get("reason", "") or "option" in why.get("reason", ""):
+                continue
+            refuse = cands[0]["confidence"] < theta
+            expected = rec["expected"]["expected_behavior"] == "refuse"
+            tp += refuse and expected
+            fp += refuse and not expected
+            fn += expected and not refuse
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        rows.append(f"  threshold {theta:.2f}: refuse precision {p:.3f} recall {r:.3f} (false refusals {fp})")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gold", default=str(ROOT.parent / "shared/data/gold/dev.jsonl"))
+    ap.add_argument("--data-dir", default="var")
+    ap.add_argument("--corrections", default=None, help="a corrections file: report corrected figures")
+    ap.add_argument("--today", default=None)
+    ap.add_argument("--out", default=None, help="write results.jsonl here")
+    args = ap.parse_args()
+    turns = load_gold(Path(args.gold))
+    turns, fixed = apply_corrections(turns, Path(args.corrections) if args.corrections else None)
+    settings = Settings(data_dir=Path(args.data_dir), today=args.today)
+    assistant = Assistant.open(settings, purpose="bench answers")
+    client = Explaining(assistant)
+    records, reasons = [], []
+    try:
+        for i, turn in enumerate(turns):
+            records.append(ask_turn(client, turn, index=i))
+            reasons.append(client.last)
+    finally:
+        assistant.close()
+    m = compute(records)["metrics"]
+    label = f"{args.gold}" + (f" with {fixed} corrections" if fixed else "")
+    print(f"{label}: {len(records)} turns")
+    for k in KEYS:
+        v = m.get(k)
+        print(f"  {k:24s} {v:.3f}" if isinstance(v, float) else f"  {k:24s} {v}")
+    print(f"refuse threshold now {REFUSE_BELOW}; trade-off:")
+    print("\n".join(sweep(records, reasons)))
+    print("confusion (expected -> got):", json.dumps(compute(records)["confusion"]))
+    if args.out:
+        Path(args.out).write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
+
+
+if __name__ == "__main__":
+    main()
