@@ -4,6 +4,7 @@ ingestion, the hashing embedder for speed where the embedder itself is not under
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -78,51 +79,23 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def portal_subset(target: Path, codes: set[str], others: int = 300) -> Path:
-    """Real portal records: the given codes, their same-name siblings, and `others` more (every 7th)."""
-    import json
-    import unicodedata
-
-    from assistant.text import fold
-
-    lines = PORTAL.read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines]
-    names = {fold(unicodedata.normalize("NFC", r["ten_thu_tuc"])) for r in records if r["ma_thu_tuc"] in codes}
-    keep = []
-    for i, (line, r) in enumerate(zip(lines, records)):
-        name = fold(unicodedata.normalize("NFC", r["ten_thu_tuc"]))
-        sibling = any(n in name or name in n for n in names)
-        if r["ma_thu_tuc"] in codes or sibling or (i % 7 == 0 and others > 0):
-            keep.append(line)
-            others -= 0 if (r["ma_thu_tuc"] in codes or sibling) else 1
-    target.write_text("\n".join(keep) + "\n", encoding="utf-8")
-    return target
-
-
-# Procedures the service tests ask about (national codes of the records in ../shared/data).
-SERVICE_CODES = {
-    "1.001193", "1.000656", "1.000894", "1.004222", "1.004194", "1.003677", "1.010038", "1.004837",
-    "1.004845", "3.000323", "2.000815", "2.000884", "2.001019", "1.001612", "1.001022", "1.001200",
-    "1.004873", "2.001263", "1.003197", "1.002755",
-}
-
-
 @pytest.fixture(scope="session")
 def service_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir indexed once with the default embedder: corpus/ plus a real portal subset."""
+    """A data dir indexed once with the default embedder: corpus/ plus all 2,642 portal records
+    (about 7 minutes here). Set ASSISTANT_TEST_DATA_DIR to a data dir built the same way
+    (`assistant ingest corpus/ ../shared/data/procedures/dichvucong_2642.jsonl`) to reuse it."""
     from assistant.store import Store
     from ingest.pipeline import ingest
 
-    base = tmp_path_factory.mktemp("service")
-    subset = portal_subset(base / "portal-subset.jsonl", SERVICE_CODES)
-    settings = Settings(data_dir=base / "var")
-    store = Store(settings, purpose="test fixture")
+    prebuilt = os.environ.get("ASSISTANT_TEST_DATA_DIR")
+    data = Path(prebuilt) if prebuilt else tmp_path_factory.mktemp("service") / "var"
+    store = Store(Settings(data_dir=data), purpose="test fixture")
     try:
-        summary = ingest(store, [CORPUS, subset], progress=False)
+        summary = ingest(store, [CORPUS, PORTAL], progress=False)
         assert summary.failed == [], summary.failed
     finally:
         store.close()
-    return base / "var"
+    return data
 
 
 @pytest.fixture
