@@ -74,7 +74,9 @@ class Composer:
         return Composed(template(q.lang)["refuse"], "refuse", reason=reason)
 
     def clarify(self, q: Query, candidates: list[Candidate], reason: str) -> Composed:
-        options = [{"label": c.title, "source_id": c.key} for c in candidates[:4]]
+        titles = [c.title for c in candidates[:4]]
+        options = [{"label": f"{c.title} ({c.key})" if titles.count(c.title) > 1 else c.title, "source_id": c.key}
+                   for c in candidates[:4]]
         lines = [template(q.lang)["clarify"]] + [f"{i}. {o['label']}" for i, o in enumerate(options, 1)]
         return Composed("\n".join(lines), "clarify", options=options, reason=reason)
 
@@ -112,7 +114,7 @@ class Composer:
             else:
                 lines.append(f"{block.heading}{mark}:")
                 lines.extend(block.lines)
-        if record.url:
+        if _web(record.url):
             lines.append(t["official_link"].format(url=record.url))
         return "\n".join(lines)
 
@@ -140,9 +142,10 @@ class Composer:
                 continue
             seen.add(hit.chunk.id)
             n = self._cite(out, hit.source, hit.chunk, None, cand.code)
-            head = f"{hit.chunk.section}: " if hit.chunk.section else ""
-            lines.append(f"{head}{clip(hit.chunk.text, 420)} [{n}]")
-        url = next((h.source.url for h in cand.hits if h.source.url), None)
+            if hit.chunk.section:
+                lines.append(f"{hit.chunk.section.split(' > ')[-1]}:")
+            lines.append(f"{clip_lines(hit.chunk.text, 420)} [{n}]")
+        url = next((h.source.url for h in cand.hits if _web(h.source.url)), None)
         if url:
             lines.append(template(lang)["official_link"].format(url=url))
         return "\n".join(lines)
@@ -156,11 +159,34 @@ class Composer:
         out.citations.append({
             "n": n, "source_id": src.source_id,
             "procedure_code": code if src.kind == "procedure" or code in src.procedure_codes else None,
-            "title": src.title, "section": chunk.section, "url": src.url, "page": chunk.page, "quote": quote,
+            "title": src.title, "section": chunk.section, "url": src.url if _web(src.url) else None,
+            "page": chunk.page, "quote": quote,
         })
         out.sources.append({"n": n, "title": src.title, "section": chunk.section, "text": chunk.text,
                             "data_date": src.meta.get("data_date") or (src.updated_at or "")[:10] or None})
         return n
+
+
+def _web(url: str | None) -> bool:
+    """Only http(s) links are shown or cited (a front matter could say `javascript:`)."""
+    return bool(url) and url.lower().startswith(("https://", "http://"))
+
+
+def clip_lines(text: str, n: int) -> str:
+    """The first lines of a passage up to about n characters, keeping its line breaks (lists stay lists)."""
+    out, used = [], 0
+    for line in (ln.strip() for ln in text.splitlines()):
+        if not line:
+            continue
+        if used + len(line) > n:
+            if not out:
+                out.append(clip(line, n))
+            else:
+                out.append("…")
+            break
+        out.append(line)
+        used += len(line)
+    return "\n".join(out)
 
 
 def _chunk_for(block: Block, chunks: list[Chunk]) -> Chunk | None:

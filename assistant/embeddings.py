@@ -66,7 +66,8 @@ class SentenceTransformerEmbedder:
                 "or an installed model package"
             ) from exc
         self.name = f"st:{model}"
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self._e5 = "e5" in model.lower()
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:

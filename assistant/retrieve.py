@@ -103,9 +103,12 @@ class Retriever:
         self._version = version
 
     def keys_of(self, src: SourceRecord) -> list[str]:
+        """The procedures a source counts for: its own code, or the codes a document declares (those
+        indexed as records; else its first one, so one handbook makes one candidate)."""
         if src.kind == "procedure":
             return [src.source_id]
-        return list(src.procedure_codes) or [src.source_id]
+        known = [c for c in src.procedure_codes if c in self.sources]
+        return known or src.procedure_codes[:1] or [src.source_id]
 
     def section_chunks(self, source_id: str) -> list[Chunk]:
         """All live chunks of a source, in order (for composing an answer from its fields)."""

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from datetime import date
+from collections.abc import Iterator
 from typing import Any
 
 from assistant.answer import CLARIFY_MARGIN, REFUSE_BELOW, Composed, Composer, confidence, special
@@ -103,24 +104,43 @@ class Assistant:
 
     # --- chat -------------------------------------------------------------------------------------
     def decide(self, message: str, state: SessionState, audience: str) -> tuple[Composed, dict[str, Any]]:
-        """Pick the behaviour for one turn; returns the composed answer and the reasoning (--explain)."""
+        """Pick the behaviour for one turn and compose it; returns the answer and the reasoning
+        (--explain), with the time of each stage."""
+        started = time.perf_counter()
         q = analyse(message)
-        today = self.today()
+        normalised = time.perf_counter()
+        plan, explain = self._plan(q, message, state, audience)
+        planned = time.perf_counter()
+        kind, payload = plan
+        if kind == "answer":
+            cands, facets = payload
+            composed = self.composer.answer(q, cands, self.today(), facets)
+        elif kind == "clarify":
+            composed = self.composer.clarify(q, payload, "ambiguous")
+        elif kind == "refuse":
+            composed = self.composer.refuse(q, payload)
+        else:
+            composed = payload
+        done = time.perf_counter()
+        explain["timings_ms"] = {"normalise": round((normalised - started) * 1000, 2),
+                                 "retrieve": round((planned - normalised) * 1000, 2),
+                                 "compose": round((done - planned) * 1000, 2)}
+        return composed, explain
+
+    def _plan(self, q: Query, message: str, state: SessionState, audience: str) -> tuple[tuple[str, Any], dict[str, Any]]:
         explain: dict[str, Any] = {"query": {"routing": q.routing, "facets": q.facets, "lang": q.lang,
                                              "terms": q.terms, "negated": q.negated}}
         if state.options:
             chosen = pick_option(message, state.options)
-            if chosen:
-                cand = self.retriever.candidate(chosen["source_id"], audience)
-                if cand:
-                    explain["reason"] = f"picked clarify option {chosen['label']!r}"
-                    return self.composer.answer(q, [cand], today, q.facets or state.facets), explain
+            cand = self.retriever.candidate(chosen["source_id"], audience) if chosen else None
+            if cand:
+                explain["reason"] = f"picked clarify option {chosen['label']!r}"
+                return ("answer", ([cand], q.facets or state.facets)), explain
         sp = special(q)
         if sp:
             explain["reason"] = sp.reason
-            return sp, explain
-        feats = self.retriever.features(message, audience)
-        cands = self.retriever.rank(feats, k=8)
+            return ("special", sp), explain
+        cands = self.retriever.rank(self.retriever.features(message, audience), k=8)
         explain["candidates"] = [{"key": c.key, "title": c.title, "score": round(c.score, 4),
                                   "confidence": round(confidence(c), 3),
                                   "signals": {k: round(v, 3) for k, v in c.signals.items()}} for c in cands[:5]]
@@ -128,18 +148,18 @@ class Assistant:
         follow = self._follow_up(q, state, top_conf, audience)
         if follow is not None:
             explain["reason"] = f"follow-up on the session's procedure {follow.key}"
-            return self.composer.answer(q, [follow], today, q.facets or state.facets), explain
+            return ("answer", ([follow], q.facets or state.facets)), explain
         if not cands or top_conf < REFUSE_BELOW:
             explain["reason"] = f"confidence {top_conf:.2f} below {REFUSE_BELOW}: nothing covers the question"
-            return self.composer.refuse(q, "no procedure covers the question"), explain
+            return ("refuse", "no procedure covers the question"), explain
         if not state.turns and self._ambiguous(q, cands):
             explain["reason"] = "several procedures fit about equally and the question does not tell them apart"
             top = cands[0]
             close = [c for c in cands[1:4] if top.score - c.score < CLARIFY_MARGIN and _siblings(top, c)]
-            return self.composer.clarify(q, [top, *close], "ambiguous"), explain
+            return ("clarify", [top, *close]), explain
         explain["reason"] = f"best candidate {cands[0].key} with confidence {top_conf:.2f}"
         facets = q.facets or (state.facets if _CONTINUES.search(fold(message)) else [])
-        return self.composer.answer(q, [cands[0]], today, facets), explain
+        return ("answer", ([cands[0]], facets)), explain
 
     @staticmethod
     def _ambiguous(q: Query, cands: list[Candidate]) -> bool:
@@ -164,27 +184,50 @@ class Assistant:
 
     def chat(self, message: str, session_id: str | None = None, audience: str = "citizen",
              explain: bool = False) -> dict[str, Any]:
+        """One turn: the answer JSON (the contract in DESIGN.md)."""
+        for kind, data in self.events(message, session_id, audience, explain=explain, stream=False):
+            if kind == "done":
+                return data
+        raise RuntimeError("a turn ended without an answer")
+
+    def events(self, message: str, session_id: str | None = None, audience: str = "citizen",
+               explain: bool = False, stream: bool = True) -> Iterator[tuple[str, Any]]:
+        """One turn as events: `delta` (text pieces, when streaming), `citations`, then `done`
+        (the answer JSON). With a language model the deltas are its tokens and `done` carries the
+        checked answer, which replaces the streamed text when the check failed."""
         started = time.perf_counter()
         session_id, state = self.conversations.load(session_id)
         composed, why = self.decide(message, state, audience)
         q = analyse(message)
-        q_lang = q.lang
         state.facets = q.facets or state.facets
         out = {
             "answer": composed.answer, "behavior": composed.behavior, "citations": composed.citations,
             "options": composed.options, "session_id": session_id, "message_id": "",
             "data_date": composed.data_date or self.store.manifest.get_meta("data_date") or self.today().isoformat(),
         }
-        if self.generator is not None and composed.behavior == "answer" and composed.citations:
+        generate = self.generator is not None and composed.behavior == "answer" and composed.citations
+        if generate and stream:
             title = composed.citations[0]["title"]
-            out, reason = self.generator.generate(message, q_lang, title, out, composed.sources)
+            for kind, data in self.generator.stream(message, q.lang, title, out, composed.sources):
+                if kind == "delta":
+                    yield "delta", {"text": data}
+                else:
+                    out, why["llm"] = data["answer"], data["reason"] or "generated and checked"
+        elif generate:
+            title = composed.citations[0]["title"]
+            out, reason = self.generator.generate(message, q.lang, title, out, composed.sources)
             why["llm"] = reason or "generated and checked"
-        self._advance(state, composed, q_lang)
+        elif stream:
+            for piece in _pieces(out["answer"]):
+                yield "delta", {"text": piece}
+        self._advance(state, composed, q.lang)
         out["message_id"] = self.conversations.record(session_id, state, message, out, audience)
         if explain:
             out["explain"] = why
-        log.info("chat", extra={"behavior": composed.behavior, "ms": round((time.perf_counter() - started) * 1000, 1)})
-        return out
+        log.info("chat", extra={"behavior": composed.behavior, "stages_ms": why["timings_ms"],
+                                "ms": round((time.perf_counter() - started) * 1000, 1)})
+        yield "citations", out["citations"]
+        yield "done", out
 
     @staticmethod
     def _advance(state: SessionState, composed: Composed, lang: str) -> None:
@@ -195,6 +238,18 @@ class Assistant:
         elif composed.behavior == "answer" and composed.procedure_codes:
             state.procedures = composed.procedure_codes
             state.options = []
+
+
+def _pieces(text: str, size: int = 24) -> Iterator[str]:
+    """A composed answer in pieces of a few words; they join back to the exact text."""
+    buf = ""
+    for m in re.finditer(r"\S+\s*|\s+", text):
+        buf += m.group(0)
+        if len(buf) >= size:
+            yield buf
+            buf = ""
+    if buf:
+        yield buf
 
 
 def _siblings(a: Candidate, b: Candidate) -> bool:

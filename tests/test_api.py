@@ -200,3 +200,34 @@ def test_health_metrics_and_openapi(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     for path in ("/v1/chat", "/v1/chat/stream", "/v1/search", "/v1/feedback", "/v1/documents", "/healthz"):
         assert path in spec["paths"]
+
+
+def stream_events(client: TestClient, message: str) -> list[tuple[str, object]]:
+    with client.stream("POST", "/v1/chat/stream", json={"message": message}) as r:
+        body = r.read().decode()
+    return [(re.search(r"^event: (\w+)", b, re.M).group(1), json.loads(re.search(r"^data: (.*)$", b, re.M).group(1)))
+            for b in body.split("\n\n") if b.strip()]
+
+
+def test_stream_with_a_language_model_checks_what_it_streamed(client: TestClient) -> None:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from assistant.generate import Generator
+
+    question = "Đăng ký kết hôn cần giấy tờ gì?"
+    composed = ask(client, question)["answer"]
+    assistant = client.app.state.assistant
+    faithful = "Bạn cần chuẩn bị tờ khai đăng ký kết hôn theo mẫu [1]."
+    invented = "Lệ phí đăng ký kết hôn là 200.000 đồng [1]."
+    try:
+        for reply, expected in ((faithful, faithful), (invented, composed)):
+            assistant.generator = Generator(GenericFakeChatModel(messages=iter([AIMessage(content=reply)])), deadline_s=10)
+            events = stream_events(client, question)
+            streamed = "".join(d["text"] for k, d in events if k == "delta")
+            done = events[-1][1]
+            assert streamed == reply  # the model's tokens pass through as they come
+            assert done["answer"] == expected  # the checked answer; the composed one when the check failed
+            assert "200.000" not in done["answer"]
+    finally:
+        assistant.generator = None

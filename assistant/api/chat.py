@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,12 +48,6 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _pieces(text: str) -> Iterator[str]:
-    """Stream a composed answer a few words at a time; the pieces join back to the exact text."""
-    for m in re.finditer(r"\S+\s*|\s+", text):
-        yield m.group(0)
-
-
 @router.post("/chat/stream", summary="Ask a question, answer streamed as server-sent events",
              response_description="Events `delta` {text}, `citations` [..], `done` (answer JSON), `error` {detail}.")
 async def chat_stream(body: ChatRequest, assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
@@ -64,21 +58,13 @@ async def chat_stream(body: ChatRequest, assistant: AssistantDep, caller: Caller
 
     def events() -> Iterator[str]:
         try:
-            out = assistant.chat(message, session_id=body.session_id, audience=caller.audience)
+            for kind, data in assistant.events(message, session_id=body.session_id, audience=caller.audience):
+                if kind == "done":
+                    metrics.count("assistant_answers_total", "answers by behaviour", behavior=data["behavior"])
+                yield _sse(kind, data)
         except Exception as exc:  # the stream has started: report in-band
+            logging.getLogger("assistant.api").exception("stream failed")
             yield _sse("error", {"detail": f"the assistant failed: {type(exc).__name__}"})
-            return
-        metrics.count("assistant_answers_total", "answers by behaviour", behavior=out["behavior"])
-        buf = ""
-        for piece in _pieces(out["answer"]):
-            buf += piece
-            if len(buf) >= 24:
-                yield _sse("delta", {"text": buf})
-                buf = ""
-        if buf:
-            yield _sse("delta", {"text": buf})
-        yield _sse("citations", out["citations"])
-        yield _sse("done", out)
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
