@@ -13,7 +13,7 @@ from typing import Any
 from assistant.facts import Block, blocks_for, clip, template
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, facet_of_heading
-from assistant.retrieve import Candidate, Retriever
+from assistant.retrieve import CONVERSATIONAL, Candidate, Retriever
 from assistant.text import fold
 
 MAX_PROCEDURES = 3
@@ -87,7 +87,7 @@ class Composer:
         out = Composed("", "answer", procedure_codes=[c.key for c in candidates])
         parts: list[str] = []
         for cand in candidates[:MAX_PROCEDURES]:
-            parts.append(self._one(cand, facets, today, q.lang, out))
+            parts.append(self._one(cand, facets, today, q, out))
         out.answer = "\n\n".join(p for p in parts if p)
         dates = [c["data_date"] for c in out.sources if c.get("data_date")]
         out.data_date = max(dates) if dates else None
@@ -96,16 +96,18 @@ class Composer:
         return out
 
     # --- one procedure or document ------------------------------------------------------------------
-    def _one(self, cand: Candidate, facets: list[str], today: date, lang: str, out: Composed) -> str:
+    def _one(self, cand: Candidate, facets: list[str], today: date, q: Query, out: Composed) -> str:
+        lang = q.lang
         t = template(lang)
         record = self.retriever.sources.get(cand.key) if cand.procedure else None
         handbooks = [h for h in cand.hits if h.source.kind != "procedure"]
         if record is None:
             return self._extractive(cand, facets, lang, out)
         local = self._local_place(cand, handbooks, "place" in (facets or ["place"]), lang, out)
-        lines = [f"**{cand.title}** ({cand.key})"]
+        lines = [f"**{clip(cand.title, 140)}** ({cand.key})"]
         chunks = self.retriever.section_chunks(record.source_id)
-        for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local):
+        asked = frozenset(q.folded.split()) - CONVERSATIONAL
+        for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local, asked):
             chunk = _chunk_for(block, chunks)
             n = self._cite(out, record, chunk, block, cand.key) if chunk else None
             mark = f" [{n}]" if n else ""

@@ -8,15 +8,24 @@ fee valid only until a date is shown only while it is valid on the answer date; 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from importlib.resources import files
 
-MAX_DOCS = 5
-MAX_STEPS = 4
-MAX_LEGAL = 3
+from assistant.text import fold
+
 ITEM_CHARS = 150
+# How much of each list an answer shows, by how many facets it answers (answers stay short: p95 ≤ 900).
+BUDGETS = {1: {"docs": 5, "steps": 4, "legal": 3, "chars": 85},
+           2: {"docs": 4, "steps": 3, "legal": 2, "chars": 100},
+           3: {"docs": 3, "steps": 2, "legal": 2, "chars": 75}}
+_MONEY = re.compile(r"(?i)(đồng|\bđ\b|vnđ|usd|phí|miễn|%|\d\.\d{3})")
+_FILE = re.compile(r"(?i)\.(docx?|pdf|xlsx?|rtf)\s*$")  # a template's file name says nothing to a citizen
+_SUBMIT = re.compile(r"(?i)phải nộp|hồ sơ gồm|thành phần")
+_PRESENT = re.compile(r"(?i)xuất trình")
+_NOTE_LIKE = re.compile(r"(?i)^\W*(\(\w+\)\s*)?(trường hợp|đối với|nếu|lưu ý)\b")
 
 
 @lru_cache
@@ -55,7 +64,7 @@ def fee_text(fee: dict, channel: dict, today: date, t: dict[str, str]) -> str | 
     if "fee_by_provincial_council" in flags:
         text = t["hdnd"].format(text=text)
     elif "fee_conflict" in flags and fee.get("note"):
-        text = t["fee_conflict"].format(text=text, note=clip(fee["note"], 110))
+        text = t["fee_conflict"].format(text=text, note=clip(fee["note"], 80))
     elif fee.get("note") and len(fee["note"]) < 40:
         text = f"{text} {fee['note']}"
     if until:
@@ -90,8 +99,8 @@ def fee_block(p: dict, today: date, t: dict[str, str]) -> Block | None:
         expired = [f for f in c.get("fees") or [] if f.get("valid_until") and _date(f["valid_until"]) < today]
         if texts:
             value = "; ".join(texts)
-            if c.get("note"):
-                value += f" ({clip(c['note'], 150)})"
+            if c.get("note") and _MONEY.search(c["note"]):
+                value += f" ({clip(c['note'], 100)})"
         elif c.get("free"):
             value = t["free"]
         elif expired:
@@ -105,26 +114,51 @@ def fee_block(p: dict, today: date, t: dict[str, str]) -> Block | None:
     return Block("fee", t["fee"], _by_value(rows), needles)
 
 
-def documents_block(p: dict, t: dict[str, str]) -> Block | None:
-    docs = p.get("documents") or []
+def _doc_order(d: dict) -> int:
+    """Documents to hand in first, case-specific ones next, notes the portal put in rows last."""
+    if (d.get("quantity") or "").startswith("0 bản chính") and "bản sao" not in (d.get("quantity") or ""):
+        return 2
+    return 1 if _NOTE_LIKE.match(d["name"]) else 0
+
+
+def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITEM_CHARS,
+                    asked: frozenset[str] = frozenset()) -> Block | None:
+    """The documents to hand in (notes the portal put in rows left out): the main list first (rows
+    with no case heading or under "Giấy tờ phải nộp"), then what to present, then other cases named."""
+    docs = sorted(p.get("documents") or [], key=_doc_order)
     if not docs:
         return None
-    groups: list[str] = []
-    for d in docs:
-        if d.get("group") and d["group"] not in groups:
-            groups.append(d["group"])
-    lead = [d for d in docs if not groups or d.get("group") == groups[0]]
-    lines = []
-    if len(groups) > 1:
-        lines.append(clip(groups[0], 110) + ":")
-    for d in lead[:MAX_DOCS]:
-        extra = "; ".join(x for x in (d.get("quantity"), d.get("form") and f"mẫu: {d['form']}") if x)
-        lines.append(f"- {clip(d['name'])}" + (f" ({extra})" if extra else ""))
-    if len(lead) > MAX_DOCS:
-        lines.append(t["more_documents"].format(n=len(lead) - MAX_DOCS))
-    if len(groups) > 1:
-        lines.append(t["other_cases"].format(cases="; ".join(clip(g, 70) for g in groups[1:4])))
-    return Block("documents", t["documents"], lines, [clip(d["name"], 60).rstrip("…") for d in lead[:MAX_DOCS]])
+    real = [d for d in docs if _doc_order(d) < 2] or docs
+    groups = list(dict.fromkeys(d.get("group") for d in real))
+    main = [g for g in groups if g is None or _SUBMIT.search(g)] or groups[:1]
+    # a case the question describes ("ở cơ sở tôn giáo") leads, when a case heading shares its words
+    overlap = {g: len(set(fold(g).split()) & asked) for g in groups if g}
+    best = max(overlap, key=overlap.get, default=None)
+    if best is not None and overlap[best] >= 3:
+        main = [best]
+    present = [g for g in groups if g and _PRESENT.search(g) and g not in main]
+    lines, needles = [], []
+
+    def add(items: list[dict], n: int) -> None:
+        for d in items[:n]:
+            form = d.get("form") if d.get("form") and not _FILE.search(d["form"]) else None
+            extra = "; ".join(x for x in (d.get("quantity"), form and f"mẫu: {form}") if x)
+            lines.append(f"- {clip(d['name'], chars)}" + (f" ({extra})" if extra else ""))
+            needles.append(clip(d["name"], 60).rstrip("…"))
+
+    lead = sorted((d for d in real if d.get("group") in main), key=_doc_order)
+    if main[0] is not None and len(groups) > 1:
+        lines.append(clip(main[0], chars) + ":")
+    add(lead, limit)
+    if len(lead) > limit:
+        lines.append(t["more_documents"].format(n=len(lead) - limit))
+    for g in present[:1] if limit >= 5 else []:
+        lines.append(clip(g, chars) + ":")
+        add([d for d in real if d.get("group") == g], 2)
+    others = [g for g in groups if g and g not in main and g not in present]
+    if others and limit >= 5:  # only when documents are all that was asked
+        lines.append(t["other_cases"].format(cases="; ".join(clip(g, 50) for g in others[:3])))
+    return Block("documents", t["documents"], lines, needles)
 
 
 def place_block(p: dict, offices: dict[str, dict], t: dict[str, str], local: str | None = None) -> Block:
@@ -162,31 +196,35 @@ def text_block(facet: str, heading: str, value: str | None, n: int = 380) -> Blo
     return Block(facet, heading, [clip(value, n)], [clip(value, 60).rstrip("…")]) if value else None
 
 
-def list_block(facet: str, heading: str, items: list[str], limit: int, more: str, numbered: bool) -> Block | None:
+def list_block(facet: str, heading: str, items: list[str], limit: int, more: str, numbered: bool,
+               chars: int = ITEM_CHARS) -> Block | None:
     if not items:
         return None
-    lines = [f"{i}. {clip(s)}" if numbered else f"- {clip(s)}" for i, s in enumerate(items[:limit], 1)]
+    lines = [f"{i}. {clip(s, chars)}" if numbered else f"- {clip(s, chars)}" for i, s in enumerate(items[:limit], 1)]
     if len(items) > limit:
         lines.append(more.format(n=len(items) - limit))
     return Block(facet, heading, lines, [clip(s, 60).rstrip("…") for s in items[:limit]])
 
 
 def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict[str, dict],
-               local_place: str | None = None) -> list[Block]:
+               local_place: str | None = None, words: frozenset[str] = frozenset()) -> list[Block]:
     """The blocks answering `facets` (an overview when none was asked)."""
     t = template(lang)
-    asked = facets or ["documents", "time", "fee", "place"]
-    legal = [f"{clip(x['title'], 110)}" + (f" ({x['number']})" if x.get("number") and x["number"] not in x["title"] else "")
+    asked = facets or ["documents", "time", "fee"]
+    b = BUDGETS[min(3, len(asked))]
+    legal = [f"{clip(x['title'], b['chars'])}" + (f" ({x['number']})" if x.get("number") and x["number"] not in x["title"] else "")
              for x in p.get("legal_basis") or []]
     makers = {
-        "documents": lambda: documents_block(p, t),
+        "documents": lambda: documents_block(p, t, b["docs"], b["chars"], words),
         "time": lambda: time_block(p, t),
         "fee": lambda: fee_block(p, today, t),
         "place": lambda: place_block(p, offices, t, local_place),
-        "conditions": lambda: text_block("conditions", t["conditions"], p.get("conditions")),
-        "legal_basis": lambda: list_block("legal_basis", t["legal_basis"], legal, MAX_LEGAL, t["more_legal"], False),
-        "steps": lambda: list_block("steps", t["steps"], p.get("steps") or [], MAX_STEPS, t["more_steps"], True),
-        "result": lambda: list_block("result", t["result"], p.get("results") or [], 3, t["more_legal"], False),
+        "conditions": lambda: text_block("conditions", t["conditions"], p.get("conditions"), b["chars"] * 3),
+        "legal_basis": lambda: list_block("legal_basis", t["legal_basis"], legal, b["legal"], t["more_legal"], False),
+        "steps": lambda: list_block("steps", t["steps"], p.get("steps") or [], b["steps"], t["more_steps"], True,
+                                    b["chars"]),
+        "result": lambda: list_block("result", t["result"], p.get("results") or [], 3, t["more_legal"], False,
+                                     b["chars"]),
     }
     out = []
     for facet in asked:
@@ -194,5 +232,5 @@ def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict
         if block is not None and block.lines:
             out.append(block)
     if facets and not out:  # what was asked is empty in the source: say what it does have
-        return blocks_for(p, [], today, lang, offices, local_place)
+        return blocks_for(p, [], today, lang, offices, local_place, words)
     return out

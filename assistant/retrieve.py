@@ -222,7 +222,7 @@ class Retriever:
                 cand.hits.extend(hits)
                 cand.source_ids.append(sid)
         ranked = sorted(by_key.values(), key=lambda c: -c.score)
-        for cand in ranked[:3]:
+        for cand in ranked[:3]:  # for the answer's confidence (it did not help ranking on dev)
             cand.signals["salient"] = self.salient_coverage(f.query, cand)
         if self.reranker is not None and ranked:
             ranked = self._rerank(f.query.text, ranked)

@@ -26,13 +26,11 @@ from assistant.text import fold
 
 log = logging.getLogger("assistant.service")
 
-_ORDINALS = [
-    (re.compile(r"\b(thu nhat|dau tien|cai dau|so 1|so mot|first|1st|option 1)\b|^\s*1\s*$|\bcai 1\b"), 0),
-    (re.compile(r"\b(thu hai|thu 2|so 2|so hai|second|2nd|option 2|cai 2)\b|^\s*2\s*$"), 1),
-    (re.compile(r"\b(thu ba|thu 3|so 3|so ba|third|3rd|option 3|cai 3)\b|^\s*3\s*$"), 2),
-    (re.compile(r"\b(thu tu|thu 4|so 4|fourth|4th|option 4|cai 4)\b|^\s*4\s*$"), 3),
-    (re.compile(r"\b(cuoi cung|cai cuoi|last)\b"), -1),
-]
+# "cái thứ 2", "số 3", "phương án cuối": a pick by position (only in a short reply)
+_ORDINAL = re.compile(r"\b(?:cai|so|option|phuong an|lua chon|muc|thu tuc)?\s*(?:thu\s*)?"
+                      r"(nhat|dau tien|dau|1|hai|2|ba|3|tu|bon|4|cuoi cung|cuoi|sau cung|last|first|second|third)\b")
+_POSITION = {"nhat": 0, "dau tien": 0, "dau": 0, "1": 0, "first": 0, "hai": 1, "2": 1, "second": 1, "ba": 2,
+             "3": 2, "third": 2, "tu": 3, "bon": 3, "4": 3, "cuoi cung": -1, "cuoi": -1, "sau cung": -1, "last": -1}
 
 
 # "còn kết hôn thì sao?": the same question about another procedure
@@ -42,8 +40,10 @@ _CONTINUES = re.compile(r"^\W*(the |vay |a |ua |thi )?con\b|\bthi sao\b|\bthe na
 def pick_option(message: str, options: list[dict[str, str]]) -> dict[str, str] | None:
     """The clarify option a reply selects: by position ('cái thứ 2') or by its words."""
     folded = fold(message)
-    for rx, index in _ORDINALS:
-        if rx.search(folded) and -len(options) <= index < len(options):
+    m = _ORDINAL.search(folded)
+    if m and len(folded.split()) <= 8:
+        index = _POSITION[m.group(1)]
+        if -len(options) <= index < len(options):
             return options[index]
     said = set(folded.split())
     scored = []

@@ -53,7 +53,7 @@ def test_fee_per_channel_with_units(assistant: Assistant) -> None:
 
 
 def test_a_time_limited_fee_is_shown_only_while_valid(service_settings: Settings) -> None:
-    question = "cấp giấy thông hành biên giới cho cán bộ công chức sang Campuchia lệ phí bao nhiêu"
+    question = "Cấp giấy thông hành biên giới cho cán bộ, công chức, viên chức, công nhân sang Campuchia: lệ phí?"
     answers = {}
     for day in ("2024-06-01", "2026-11-24"):
         a = Assistant.open(service_settings.model_copy(update={"today": day}), purpose="test clock")
@@ -122,5 +122,5 @@ def test_explain_says_why(assistant: Assistant) -> None:
 def test_answers_stay_short_on_dev_questions(assistant: Assistant) -> None:
     rows = [json.loads(line) for line in (Path(__file__).resolve().parents[2] / "shared/data/gold/dev.jsonl")
             .read_text(encoding="utf-8").splitlines()]
-    lengths = sorted(len(assistant.chat(r["question"])["answer"]) for r in rows[:60] if not r["history"])
-    assert lengths[int(len(lengths) * 0.95) - 1] <= 900
+    lengths = sorted(len(assistant.chat(r["question"])["answer"]) for r in rows if not r["history"])
+    assert lengths[int(len(lengths) * 0.95)] <= 900

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -84,6 +83,10 @@ def test_readme_cli_examples(served) -> None:
     assert again["added"] == 0 and again["unchanged"] == summary["added"]
     found = run_cli(env, "search", "lam cccd bao lau", "--json")
     assert json.loads(found.stdout)["results"][0]["title"]
+    batch = [json.loads(x) for x in run_cli(env, "search", "-", "-k", "3", stdin="dang ky ket hon\nlam cccd\n").stdout.splitlines()]
+    assert [x["query"] for x in batch] == ["dang ky ket hon", "lam cccd"]
+    assert batch[0]["results"][0]["procedure_code"] == "1.000894"
+    assert set(batch[1]["results"][0]) == {"source_id", "procedure_code", "title", "score", "facet", "section"}
     asked = json.loads(run_cli(env, "ask", "Đăng ký kết hôn cần giấy tờ gì?", "--json").stdout)
     assert asked["citations"][0]["procedure_code"] == "1.000894"
     batch = run_cli(env, "ask", "-", stdin="xin chào\nlệ phí đăng ký khai tử\n").stdout.splitlines()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -103,15 +101,3 @@ def test_no_procedure_codes_or_dev_questions_in_the_code() -> None:
             assert not code.search(text), f"{path} names a procedure code"
             for q in long_questions:
                 assert q not in text, f"{path} contains a dev question"
-
-
-@pytest.mark.slow
-def test_search_cli_batch_from_stdin(service_data: Path) -> None:
-    env = {"ASSISTANT_DATA_DIR": str(service_data), "PATH": str(Path(sys.executable).parent)}
-    out = subprocess.run([sys.executable, "-m", "assistant.cli", "search", "-", "-k", "3"],
-                         input="dang ky ket hon\nlam giay khai sinh\n", capture_output=True, text=True,
-                         env=env, timeout=120, check=True)
-    lines = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [x["query"] for x in lines] == ["dang ky ket hon", "lam giay khai sinh"]
-    assert lines[0]["results"][0]["procedure_code"] == "1.000894"
-    assert set(lines[1]["results"][0]) == {"source_id", "procedure_code", "title", "score", "facet", "section"}
