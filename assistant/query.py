@@ -56,7 +56,15 @@ _NEGATION = re.compile(
 _EN_WORDS = re.compile(
     r"\b(the|what|how|where|when|which|does|is|are|my|for|need|much|long|get|register|registration|"
     r"documents?|fees?|cost|costs|take|takes|should|would|could|if|of|and|with|your|you|it|this|that|"
-    r"apply|submit|certificate|card|office|there|about|from|have|has|want|please|who|why|permit)\b")
+    r"apply|submit|certificate|card|office|there|about|from|have|has|want|please|who|why|permit|free|"
+    r"can|do|i|to|an|in|on|at|by|our|we|new|lost|old|child|son|daughter|wife|husband|or|not|"
+    r"recognition|residence|passport|license|licence|insurance|business|land|house|"
+    r"marriage|birth|death|copy|copies|certified|form|online|days?)\b")
+# Vietnamese syllables typed without diacritics that English questions do not use.
+_VI_WORDS = re.compile(
+    r"\b(khong|ko|duoc|dc|gi|bao|lau|lam|cho|toi|em|minh|giay|dang|ky|thu|tuc|ho|so|phi|le|nop|dau|"
+    r"con|co|nao|vay|the|thi|cua|va|voi|nhu|mat|tien|can|muon|hoi|xin|cap|lai|khai|sinh|ket|hon|"
+    r"tru|tam|thuong|chung|thuc|ban|sao|ngay|xa|phuong|tinh|oi|ad|a|k|j|z|bn|nha|dat|dk|hkd|cccd)\b")
 
 LEVEL_WORDS = {
     "province": re.compile(r"\b(cap tinh|tinh|thanh pho truc thuoc|so\b|province|provincial)"),
@@ -81,9 +89,9 @@ class Query:
 def detect_lang(text: str) -> str:
     if has_diacritics(text):
         return "vi"
-    tokens = text.lower().split()
-    hits = len(_EN_WORDS.findall(text.lower()))
-    return "en" if tokens and (hits >= 2 or hits / len(tokens) >= 0.3) else "vi"
+    low = text.lower()
+    en, vi = len(_EN_WORDS.findall(low)), len(_VI_WORDS.findall(low))
+    return "en" if en > vi else "vi"
 
 
 def analyse(question: str) -> Query:

@@ -181,10 +181,12 @@ class Retriever:
                 row[signal] = row.get(signal, 0.0) / top if top > 0 else 0.0
         asked = set(routing.split())
         negated = {b for phrase in q.negated for b in _bigrams(phrase)} - _bigrams(routing)
+        # in English, what names the procedure is the official terms the lexicon found
+        content = (terms if q.lang == "en" and terms else routing).split()
+        content = [w for w in content if w.isalnum()]
         for sid, row in table.items():
             words = self.title_words.get(sid) or set()
             row["coverage"] = len(words & asked) / len(words) if words else 0.0
-            content = [w for w in routing.split() if w.isalnum()]
             row["asked_covered"] = sum(w in words for w in content) / len(content) if content else 0.0
             row["level"] = self._level_prior(self.sources[sid], q)
             row["negated"] = 1.0 if negated & _bigrams(" ".join(_TITLE_NOISE.sub("", fold(self.sources[sid].title)).split())) else 0.0
@@ -231,7 +233,8 @@ class Retriever:
     def salient_coverage(self, q: Query, cand: Candidate) -> float:
         """IDF-weighted share of the question's content words found in the candidate's own text:
         'giấy phép mở quán karaoke' matched to household-business registration leaves 'karaoke' out."""
-        words = [w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]
+        source = " ".join(fold(t) for t in q.terms) if q.lang == "en" and q.terms else q.routing
+        words = [w for w in source.split() if w.isalpha() and w not in CONVERSATIONAL]
         if not words:
             return 0.0
         have = frozenset().union(*(self.words_of.get(sid, frozenset()) for sid in cand.source_ids))
