@@ -192,21 +192,34 @@ def clip_lines(text: str, n: int) -> str:
 
 
 def _chunk_for(block: Block, chunks: list[Chunk]) -> Chunk | None:
+    """The section a block comes from: by facet, else the one holding its text (a place read from
+    the steps), else for a place the channels table."""
     for c in chunks:
         if c.facet == block.facet or block.facet in (c.meta.get("facets") or []):
             return c
-    if block.facet == "place":  # no agency section: the channels table says how to submit
+    for c in chunks:
+        if any(n and n in " ".join(c.text.split()) for n in block.needles[:1]):
+            return c
+    if block.facet == "place":
         return next((c for c in chunks if c.facet == "time"), None)
     return None
 
 
 def _quote(text: str, needles: list[str]) -> str:
-    """The source lines that hold what the answer says (verbatim), at most ~300 characters."""
+    """The source lines that hold what the answer says, verbatim, at most ~300 characters; lines
+    that are not next to each other in the source are joined with " … "."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     body = lines[1:] if len(lines) > 2 else lines  # the first line of a portal section repeats the title
-    picked = [ln for ln in body if any(n and n in ln for n in needles)]
-    out = " ".join(picked or body[:2])
-    return out if len(out) <= 300 else out[:300].rsplit(" ", 1)[0]
+    picked = [i for i, ln in enumerate(body) if any(n and n in ln for n in needles)] or list(range(min(2, len(body))))
+    out = ""
+    for k, i in enumerate(picked):
+        sep = "" if k == 0 else (" " if i == picked[k - 1] + 1 else " … ")
+        if len(out) + len(sep) + len(body[i]) > 300:
+            if not out:
+                out = body[i][:300].rsplit(" ", 1)[0]
+            break
+        out += sep + body[i]
+    return out
 
 
 def _dmy(iso: str) -> str:

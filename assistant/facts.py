@@ -23,6 +23,8 @@ BUDGETS = {1: {"docs": 5, "steps": 4, "legal": 3, "chars": 85},
            3: {"docs": 3, "steps": 2, "legal": 2, "chars": 75}}
 _MONEY = re.compile(r"(?i)(đồng|\bđ\b|vnđ|usd|phí|miễn|%|\d\.\d{3})")
 _FILE = re.compile(r"(?i)\.(docx?|pdf|xlsx?|rtf)\s*$")  # a template's file name says nothing to a citizen
+_LEGAL_ORDER = [re.compile(r"/QH\d+|^Luật|\bLuật\b"), re.compile(r"NĐ-CP|Nghị định"), re.compile(r"/TT-|Thông tư")]
+_FORM = re.compile(r"(?i)^\W*(tờ khai|đơn|mẫu|văn bản đề nghị)")
 _SUBMIT = re.compile(r"(?i)phải nộp|hồ sơ gồm|thành phần")
 _PRESENT = re.compile(r"(?i)xuất trình")
 _NOTE_LIKE = re.compile(r"(?i)^\W*(\(\w+\)\s*)?(trường hợp|đối với|nếu|lưu ý)\b")
@@ -114,11 +116,14 @@ def fee_block(p: dict, today: date, t: dict[str, str]) -> Block | None:
     return Block("fee", t["fee"], _by_value(rows), needles)
 
 
-def _doc_order(d: dict) -> int:
-    """Documents to hand in first, case-specific ones next, notes the portal put in rows last."""
+def _doc_order(d: dict) -> float:
+    """The application form first, other documents to hand in next, case-specific ones after, notes
+    the portal put in rows last."""
     if (d.get("quantity") or "").startswith("0 bản chính") and "bản sao" not in (d.get("quantity") or ""):
         return 2
-    return 1 if _NOTE_LIKE.match(d["name"]) else 0
+    if _NOTE_LIKE.match(d["name"]):
+        return 1
+    return 0 if _FORM.match(d["name"]) else 0.5
 
 
 def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITEM_CHARS,
@@ -176,12 +181,30 @@ def place_block(p: dict, offices: dict[str, dict], t: dict[str, str], local: str
                 name=office.get("name", ""), address=office.get("address", ""),
                 hours=t["hours"].format(hours=office["hours"]) if office.get("hours") else "",
                 phone=t["phone"].format(phone=office["phone"]) if office.get("phone") else ""))
+    needles = [p.get("agency") or ""]
+    if not p.get("agency") and not p.get("address") and not local:
+        where = _where_in_steps(p.get("steps") or [])
+        if where:
+            lines.append(where[0].upper() + where[1:])
+            needles = [where.rstrip("…")[:60]]
     labels = [c["label"] for c in p.get("channels") or []]
     if labels:
         lines.append(f"{t['channels']}: {', '.join(dict.fromkeys(labels))}")
     if not lines and p.get("level"):
         lines.append(t["level"].format(level=p["level"]))
-    return Block("place", t["place"], lines, [p.get("agency") or "", *labels])
+    return Block("place", t["place"], lines, [*needles, *labels])
+
+
+_WHERE = re.compile(r"(?i)(?:nộp|gửi)\s+hồ sơ[^.;:]{0,40}?\s(?:tại|đến|cho)\s+([^.;(]{8,140})")
+
+
+def _where_in_steps(steps: list[str]) -> str | None:
+    """'… nộp hồ sơ tại Ủy ban nhân dân cấp xã …' in the steps, when the record names no agency."""
+    for step in steps:
+        m = _WHERE.search(step)
+        if m:
+            return clip(m.group(0), 160)
+    return None
 
 
 def office_for(level: str, offices: dict[str, dict]) -> dict | None:
@@ -190,6 +213,15 @@ def office_for(level: str, offices: dict[str, dict]) -> dict | None:
         if part.strip() in offices:
             return offices[part.strip()]
     return None
+
+
+def _legal_rank(x: dict) -> int:
+    """The law first, then decrees, then circulars and the rest (the portal lists them in any order)."""
+    ref = f"{x.get('number') or ''} {x['title']}"
+    for rank, rx in enumerate(_LEGAL_ORDER):
+        if rx.search(ref):
+            return rank
+    return len(_LEGAL_ORDER)
 
 
 def text_block(facet: str, heading: str, value: str | None, n: int = 380) -> Block | None:
@@ -212,8 +244,9 @@ def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict
     t = template(lang)
     asked = facets or ["documents", "time", "fee"]
     b = BUDGETS[min(3, len(asked))]
+    ordered = sorted(p.get("legal_basis") or [], key=_legal_rank)
     legal = [f"{clip(x['title'], b['chars'])}" + (f" ({x['number']})" if x.get("number") and x["number"] not in x["title"] else "")
-             for x in p.get("legal_basis") or []]
+             for x in ordered]
     makers = {
         "documents": lambda: documents_block(p, t, b["docs"], b["chars"], words),
         "time": lambda: time_block(p, t),
