@@ -81,11 +81,11 @@ def main() -> None:
                 for q in questions[:60]:
                     t = time.perf_counter()
                     with client.stream("POST", "/v1/chat/stream", json={"message": q}) as r:
+                        seen = False
                         for _line in r.iter_lines():
-                            first.append(time.perf_counter() - t)
-                            break
-                        for _line in r.iter_lines():
-                            pass
+                            if not seen:
+                                first.append(time.perf_counter() - t)
+                                seen = True
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
