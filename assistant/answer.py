@@ -146,7 +146,7 @@ class Composer:
             n = self._cite(out, hit.source, hit.chunk, None, cand.code)
             if hit.chunk.section:
                 lines.append(f"{hit.chunk.section.split(' > ')[-1]}:")
-            lines.append(f"{clip_lines(hit.chunk.text, 420)} [{n}]")
+            lines.append(f"{clip_lines(hit.chunk.text, 420, hit.chunk.section)} [{n}]")
         url = next((h.source.url for h in cand.hits if _web(h.source.url)), None)
         if url:
             lines.append(template(lang)["official_link"].format(url=url))
@@ -174,20 +174,20 @@ def _web(url: str | None) -> bool:
     return bool(url) and url.lower().startswith(("https://", "http://"))
 
 
-def clip_lines(text: str, n: int) -> str:
-    """The first lines of a passage up to about n characters, keeping its line breaks (lists stay lists)."""
+def clip_lines(text: str, n: int, skip: str | None = None) -> str:
+    """The first lines of a passage up to about n characters, keeping its line breaks (lists stay
+    lists); a first line that repeats the section heading is left out."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if skip and lines and skip.startswith(lines[0]):
+        lines = lines[1:]
     out, used = [], 0
-    for line in (ln.strip() for ln in text.splitlines()):
-        if not line:
-            continue
-        if used + len(line) > n:
-            if not out:
-                out.append(clip(line, n))
-            else:
-                out.append("…")
+    for line in lines:
+        room = n - used
+        if room < 40:
+            out.append("…")
             break
-        out.append(line)
-        used += len(line)
+        out.append(clip(line, room))
+        used += len(out[-1])
     return "\n".join(out)
 
 
