@@ -22,8 +22,8 @@ from eval.runner import ask_turn
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ["hit@1", "hit@3", "behavior_accuracy", "behavior_macro_recall", "refuse_precision", "refuse_recall",
-        "wrong_procedure_rate", "fact_accuracy", "citation_validity", "answer_chars_p95", "latency_p50_s",
-        "latency_p95_s"]
+        "wrong_procedure_rate", "fact_accuracy", "citation_validity", "answer_length_p95", "latency_p50",
+        "latency_p95"]
 
 
 class Explaining:
