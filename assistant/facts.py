@@ -174,7 +174,7 @@ def place_block(p: dict, offices: dict[str, dict], t: dict[str, str], local: str
         lines.append(t["agency"].format(agency=clip(p["agency"], 160)))
     if p.get("address"):
         lines.append(t["address"].format(address=clip(p["address"], 200)))
-    elif offices and not local:
+    elif offices and not local:  # the deployment's office for this level fills the missing address
         office = office_for(p.get("level") or "", offices)
         if office:
             lines.append(t["office"].format(

@@ -62,7 +62,7 @@ class Assistant:
         self.write_lock = threading.Lock()  # uploads and deletes go one at a time
         self.store = store
         self.retriever = Retriever(store, make_reranker(settings.reranker))
-        offices = json.loads(settings.offices.read_text(encoding="utf-8")) if settings.offices else {}
+        offices = load_offices(settings)
         self.composer = Composer(self.retriever, offices)
         self.conversations = Conversations(settings.data_dir / "conversations.sqlite", settings.session_ttl_s)
         self.generator = generator
@@ -238,6 +238,24 @@ class Assistant:
         elif composed.behavior == "answer" and composed.procedure_codes:
             state.procedures = composed.procedure_codes
             state.options = []
+
+
+def load_offices(settings: Settings) -> dict[str, dict]:
+    """ASSISTANT_OFFICES: level ("Cấp xã", "Cấp tỉnh"…) -> office; names carry ASSISTANT_PROVINCE."""
+    if not settings.offices:
+        return {}
+    try:
+        offices = json.loads(settings.offices.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"ASSISTANT_OFFICES {settings.offices}: cannot read it as JSON ({exc})") from None
+    if not isinstance(offices, dict) or not all(isinstance(v, dict) for v in offices.values()):
+        raise ValueError('ASSISTANT_OFFICES must map a level to an office: {"Cấp xã": {"name": …, "address": …}}')
+    if settings.province:
+        for office in offices.values():
+            name = office.get("name", "")
+            if settings.province not in name:
+                office["name"] = f"{name}, {settings.province}".strip(", ")
+    return offices
 
 
 def _pieces(text: str, size: int = 24) -> Iterator[str]:

@@ -124,3 +124,18 @@ def test_answers_stay_short_on_dev_questions(assistant: Assistant) -> None:
             .read_text(encoding="utf-8").splitlines()]
     lengths = sorted(len(assistant.chat(r["question"])["answer"]) for r in rows if not r["history"])
     assert lengths[int(len(lengths) * 0.95)] <= 900
+
+
+def test_deployment_offices_fill_where_to_submit(service_settings: Settings, tmp_path: Path) -> None:
+    offices = tmp_path / "offices.json"
+    offices.write_text(json.dumps({"Cấp xã": {"name": "Trung tâm Phục vụ hành chính công phường An Bình",
+                                              "address": "12 Lê Lợi", "hours": "7h30–17h", "phone": "0236 3822 111"}},
+                                  ensure_ascii=False), encoding="utf-8")
+    a = Assistant.open(service_settings.model_copy(update={"offices": offices, "province": "Đà Nẵng"}),
+                       purpose="test offices")
+    try:
+        out = a.chat("Đăng ký kết hôn nộp hồ sơ ở đâu?")
+    finally:
+        a.close()
+    assert first_code(out) == "1.000894"
+    assert "phường An Bình, Đà Nẵng: 12 Lê Lợi" in out["answer"] and "7h30–17h" in out["answer"]
