@@ -11,8 +11,8 @@ import logging
 import re
 import threading
 import time
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 from assistant.answer import CLARIFY_MARGIN, REFUSE_BELOW, Composed, Composer, confidence, special
@@ -26,9 +26,11 @@ from assistant.text import fold
 
 log = logging.getLogger("assistant.service")
 
-# "cái thứ 2", "số 3", "phương án cuối": a pick by position (only in a short reply)
-_ORDINAL = re.compile(r"\b(?:cai|so|option|phuong an|lua chon|muc|thu tuc)?\s*(?:thu\s*)?"
-                      r"(nhat|dau tien|dau|1|hai|2|ba|3|tu|bon|4|cuoi cung|cuoi|sau cung|last|first|second|third)\b")
+# "cái thứ 2", "số 3", "cái đầu", "phương án sau cùng": a pick by position (only in a short reply).
+# Bare "ba", "tư", "đầu" are ordinary words ("bà", "khai tử", "ở đâu"): they count only after "thứ"/"cái".
+_ORDINAL = re.compile(
+    r"\bthu\s*(nhat|hai|ba|tu|bon|\d)\b|\b(?:cai|so|option|phuong an|lua chon)\s*(\d|dau|cuoi)\b|"
+    r"\b(dau tien|cuoi cung|sau cung|first|second|third|last)\b|^\s*(\d)\s*$")
 _POSITION = {"nhat": 0, "dau tien": 0, "dau": 0, "1": 0, "first": 0, "hai": 1, "2": 1, "second": 1, "ba": 2,
              "3": 2, "third": 2, "tu": 3, "bon": 3, "4": 3, "cuoi cung": -1, "cuoi": -1, "sau cung": -1, "last": -1}
 
@@ -42,7 +44,7 @@ def pick_option(message: str, options: list[dict[str, str]]) -> dict[str, str] |
     folded = fold(message)
     m = _ORDINAL.search(folded)
     if m and len(folded.split()) <= 8:
-        index = _POSITION[m.group(1)]
+        index = _POSITION.get(next(g for g in m.groups() if g), 99)
         if -len(options) <= index < len(options):
             return options[index]
     said = set(folded.split())
