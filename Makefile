@@ -2,10 +2,12 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup run test test-fast portal bench clean
 
-# Idempotent: re-installs only when pyproject.toml changed. torch first, pinned to the CPU wheel.
+# Idempotent: installs only when pyproject.toml changed. torch first, pinned to its CPU wheel.
 setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,16 +16,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test,llm]'
 	touch $(STAMP)
 
-# Ingest the bundled corpus (no-op when unchanged) and start the server on it.
+# Index the bundled corpus (a no-op when unchanged), then serve the API, widget and demo page.
 run: setup
 	$(BIN)/assistant ingest corpus/
-	$(BIN)/assistant serve
+	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+# The 2,642 National Public Service Portal records (about 6 minutes with the default embedder).
+portal: setup
+	$(BIN)/assistant ingest ../shared/data/procedures/dichvucong_2642.jsonl
 
 clean:
 	rm -rf var .pytest_cache

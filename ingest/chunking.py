@@ -7,6 +7,7 @@ from __future__ import annotations
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from assistant.manifest import Chunk
+from assistant.query import facet_of_heading
 from ingest.source import Source
 
 MAX_CHARS = 2000
@@ -31,5 +32,6 @@ def chunk_source(source: Source) -> list[Chunk]:
             if embedded:
                 meta["embed_text"] = " | ".join(filter(None, [source.title, section.section, piece]))
             chunks.append(Chunk(id="", source_id=source.source_id, text=piece, section=section.section,
-                                page=section.page, facet=section.facet, embedded=embedded, meta=meta))
+                                page=section.page, facet=section.facet or facet_of_heading(section.section or ""),
+                                embedded=embedded, meta=meta))
     return chunks
