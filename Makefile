@@ -27,7 +27,7 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
-# The 2,642 National Public Service Portal records (about 6 minutes with the default embedder).
+# The 2,642 National Public Service Portal records (about 7 minutes with the default embedder).
 portal: setup
 	$(BIN)/assistant ingest ../shared/data/procedures/dichvucong_2642.jsonl
 

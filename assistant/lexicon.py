@@ -140,6 +140,8 @@ ENGLISH: dict[str, str] = {
     "split the household": "tách hộ",
     "separate household": "tách hộ",
     "household registration": "thường trú",
+    "temporary residence registration": "đăng ký tạm trú",
+    "permanent residence registration": "đăng ký thường trú",
     "residence registration": "đăng ký thường trú tạm trú",
     "residence": "cư trú",
     "notify the police": "thông báo lưu trú",
