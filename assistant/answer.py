@@ -25,7 +25,7 @@ CLARIFY_MARGIN = 0.15
 
 _INJECTION = re.compile(
     r"(bo qua|quen|phot lo) (het |moi |tat ca )?(cac )?(huong dan|lenh|chi dan)|prompt|system prompt|"
-    r"huong dan he thong|vai tro|ignore (all |the )?(previous|above)|you are now|tu gio ban la"
+    r"huong dan he thong|(quen|bo|doi) vai tro|ignore (all |the )?(previous|above)|you are now|tu gio ban la"
 )
 _SMALLTALK = {
     "smalltalk_hello": re.compile(r"^(xin )?(chao|hello|hi|hey|alo|good (morning|afternoon|evening))\b[\w\s!,.]{0,20}$"),
