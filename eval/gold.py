@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from assistant.text import has_diacritics
 
@@ -74,10 +74,8 @@ def turn_from_dict(row: dict[str, Any], where: str = "gold") -> GoldTurn:
     )
 
 
-def load_gold(path: Path) -> list[GoldTurn]:
-    """Read a gold JSONL file; blank lines are skipped, ids must be unique."""
-    turns: list[GoldTurn] = []
-    seen: set[str] = set()
+def json_lines(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, object) for each non-blank line of a JSONL file; a bad line raises GoldError."""
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -87,12 +85,26 @@ def load_gold(path: Path) -> list[GoldTurn]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise GoldError(f"{where}: not JSON ({exc.msg})") from None
-            turn = turn_from_dict(row, where)
-            if turn.id in seen:
-                raise GoldError(f"{where}: duplicate id {turn.id!r}")
-            seen.add(turn.id)
-            turns.append(turn)
+            if not isinstance(row, dict):
+                raise GoldError(f"{where}: expected a JSON object")
+            yield where, row
+
+
+def unique_turns(rows: Iterable[tuple[str, GoldTurn]]) -> list[GoldTurn]:
+    """The turns in order; a repeated id raises GoldError naming where."""
+    turns: list[GoldTurn] = []
+    seen: set[str] = set()
+    for where, turn in rows:
+        if turn.id in seen:
+            raise GoldError(f"{where}: duplicate id {turn.id!r}")
+        seen.add(turn.id)
+        turns.append(turn)
     return turns
+
+
+def load_gold(path: Path) -> list[GoldTurn]:
+    """Read a gold JSONL file; blank lines are skipped, ids must be unique."""
+    return unique_turns((where, turn_from_dict(row, where)) for where, row in json_lines(path))
 
 
 def write_gold(path: Path, turns: Iterable[GoldTurn]) -> int:

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from eval.gold import GoldError, GoldTurn, guess_lang, turn_from_dict
+from eval.gold import GoldError, GoldTurn, guess_lang, json_lines, turn_from_dict, unique_turns
 from eval.runner import load_results
 
 CODE = re.compile(r"^\d+\.\d{6}$")  # national procedure codes: 1.001193, 2.000488
@@ -97,22 +97,5 @@ def turn_from_ragas(row: dict[str, Any], index: int, where: str) -> GoldTurn:
 
 
 def import_file(path: Path) -> list[GoldTurn]:
-    turns: list[GoldTurn] = []
-    seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise GoldError(f"{where}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise GoldError(f"{where}: expected a JSON object")
-            turn = turn_from_ragas(row, len(turns) + 1, where)
-            if turn.id in seen:
-                raise GoldError(f"{where}: duplicate id {turn.id!r}")
-            seen.add(turn.id)
-            turns.append(turn)
-    return turns
+    rows = enumerate(json_lines(path), 1)
+    return unique_turns((where, turn_from_ragas(row, i, where)) for i, (where, row) in rows)
