@@ -9,7 +9,6 @@ unchanged, with a short reason that is logged and counted (`llm_fallback`).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import queue
@@ -17,7 +16,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
@@ -179,26 +178,6 @@ class Generator:
             return self._fallback(composed, "model_error", exc)
         return self._finish(text, composed, sources)
 
-    async def agenerate(
-        self,
-        question: str,
-        lang: str,
-        procedure: str | None,
-        composed: dict[str, Any],
-        sources: Sequence[Source],
-    ) -> tuple[dict[str, Any], str | None]:
-        """`generate` for async callers."""
-        if not _wants_generation(composed, sources):
-            return composed, None
-        messages = answer_messages(question, lang, procedure, sources)
-        try:
-            reply = await asyncio.wait_for(self.model.ainvoke(messages), self.deadline_s)
-        except TimeoutError:
-            return self._fallback(composed, "timeout")
-        except Exception as exc:  # noqa: BLE001
-            return self._fallback(composed, "model_error", exc)
-        return self._finish(clean_output(reply.text), composed, sources)
-
     def stream(
         self,
         question: str,
@@ -246,54 +225,6 @@ class Generator:
         finally:
             stop.set()
         yield from self._done(shown, reason, error, composed, sources)
-
-    async def astream(
-        self,
-        question: str,
-        lang: str,
-        procedure: str | None,
-        composed: dict[str, Any],
-        sources: Sequence[Source],
-    ) -> AsyncIterator[tuple[str, Any]]:
-        """`stream` for async callers."""
-        if not _wants_generation(composed, sources):
-            for event in _passthrough(composed):
-                yield event
-            return
-        messages = answer_messages(question, lang, procedure, sources)
-        deadline = time.monotonic() + self.deadline_s
-        chunks = self.model.astream(messages).__aiter__()
-        shown: list[str] = []
-        reason: str | None = None
-        error: BaseException | None = None
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    reason = "timeout"
-                    break
-                try:
-                    chunk = await asyncio.wait_for(chunks.__anext__(), remaining)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    reason = "timeout"
-                    break
-                except Exception as exc:  # noqa: BLE001
-                    reason, error = "model_error", exc
-                    break
-                if chunk.text:
-                    shown.append(chunk.text)
-                    yield "delta", chunk.text
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception:  # noqa: BLE001 - closing an abandoned stream is best effort
-                    pass
-        for event in self._done(shown, reason, error, composed, sources):
-            yield event
 
     # -- follow-ups ----------------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ No network: LangChain's fake chat models, plus one real OpenAI-compatible HTTP s
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import threading
@@ -292,29 +291,6 @@ def test_stream_passes_clarify_through():
     events, _ = collect(FailingChatModel(), composed=clarify)
     assert events == [("delta", clarify["answer"]),
                       ("done", {"answer": clarify, "replaced": False, "reason": None})]
-
-
-def test_async_variants():
-    async def main():
-        gen = Generator(fake(FAITHFUL, UNFAITHFUL["injection"]), 5.0, CounterMetrics())
-        events = [e async for e in gen.astream(QUESTION, "vi", PROCEDURE, COMPOSED, SOURCES)]
-        fallback = await gen.agenerate(QUESTION, "vi", PROCEDURE, COMPOSED, SOURCES)
-        return events, fallback
-
-    events, fallback = asyncio.run(main())
-    assert "".join(v for k, v in events if k == "delta") == FAITHFUL
-    assert events[-1][1]["replaced"] is False and events[-1][1]["answer"]["answer"] == FAITHFUL
-    assert fallback == (COMPOSED, "injection")
-
-
-def test_async_generate_past_the_deadline_falls_back(release):
-    async def main():
-        gen = Generator(BlockingChatModel(release=release), 0.2, CounterMetrics())
-        result = await gen.agenerate(QUESTION, "vi", PROCEDURE, COMPOSED, SOURCES)
-        release.set()  # free the executor thread before asyncio.run waits for it
-        return result
-
-    assert asyncio.run(main()) == (COMPOSED, "timeout")
 
 
 # -- follow-up rewrite -------------------------------------------------------------------------
