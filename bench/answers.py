@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from assistant.answer import REFUSE_BELOW
 from assistant.service import Assistant
 from assistant.settings import Settings
-from eval.gold import load_gold
+from eval.gold import apply_corrections, load_gold
 from eval.metrics import compute
 from eval.runner import ask_turn
 
@@ -37,16 +36,6 @@ class Explaining:
         out = self.assistant.chat(message, session_id=session_id, audience=audience, explain=True)
         self.last = out.pop("explain")
         return out
-
-
-def apply_corrections(turns: list, path: Path | None) -> tuple[list, int]:
-    if not path or not path.exists():
-        return turns, 0
-    fixes = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    by_id: dict[str, dict[str, Any]] = {}
-    for fix in fixes:
-        by_id.setdefault(fix["id"], {})[fix["field"]] = fix["corrected"]
-    return [replace(t, **by_id[t.id]) if t.id in by_id else t for t in turns], len(fixes)
 
 
 def sweep(records: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> list[str]:
@@ -78,7 +67,7 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="write results.jsonl here")
     args = ap.parse_args()
     turns = load_gold(Path(args.gold))
-    turns, fixed = apply_corrections(turns, Path(args.corrections) if args.corrections else None)
+    turns, fixed = apply_corrections(turns, Path(args.corrections)) if args.corrections else (turns, 0)
     settings = Settings(data_dir=Path(args.data_dir), today=args.today)
     assistant = Assistant.open(settings, purpose="bench answers")
     client = Explaining(assistant)

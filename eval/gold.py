@@ -7,11 +7,10 @@ plus an optional free-text `notes`.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from assistant.text import has_diacritics
 
 BEHAVIORS: tuple[str, ...] = ("answer", "clarify", "refuse")
 FACETS: tuple[str, ...] = ("documents", "fee", "time", "place", "conditions", "legal_basis", "steps", "result")
@@ -117,20 +116,12 @@ def write_gold(path: Path, turns: Iterable[GoldTurn]) -> int:
     return n
 
 
-# Frequent Vietnamese syllables as typed without diacritics, to tell "lam cccd bao lau" from English.
-_VI_ASCII_SYLLABLES = frozenset(
-    "bao lau nhieu gi khong ko co lam nao dau can giay thu tuc dang ky cho con toi minh "
-    "phi le mat xin cap doi ve viec nhu ho so nop tien ngay khai sinh tu ket hon cu tru tam thuong "
-    "duoc vay nhe di cua va voi nguoi nha dat xe".split()
-)
-
-
-def guess_lang(text: str) -> str:
-    """'vi' for text with diacritics or mostly Vietnamese syllables typed without them, else 'en'."""
-    if has_diacritics(text):
-        return "vi"
-    tokens = [t for t in "".join(c if c.isalnum() else " " for c in text.lower()).split() if t.isalpha()]
-    if not tokens:
-        return "vi"
-    share = sum(t in _VI_ASCII_SYLLABLES for t in tokens) / len(tokens)
-    return "vi" if share >= 0.4 else "en"
+def apply_corrections(turns: list[GoldTurn], path: Path) -> tuple[list[GoldTurn], int]:
+    """Turns with a corrections file applied (lines {"id", "field", "corrected", ...}, e.g.
+    eval/gold/dev_corrections.jsonl); returns them and the number of corrections read."""
+    fixes: dict[str, dict[str, Any]] = {}
+    n = 0
+    for _where, fix in json_lines(path):
+        fixes.setdefault(fix["id"], {})[fix["field"]] = fix["corrected"]
+        n += 1
+    return [replace(t, **fixes[t.id]) if t.id in fixes else t for t in turns], n

@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from eval.gold import GoldError, GoldTurn, guess_lang, json_lines, turn_from_dict, unique_turns
+from assistant.query import detect_lang
+from eval.gold import GoldError, GoldTurn, json_lines, turn_from_dict, unique_turns
 from eval.runner import load_results
 
 CODE = re.compile(r"^\d+\.\d{6}$")  # national procedure codes: 1.001193, 2.000488
@@ -93,7 +94,7 @@ def turn_from_ragas(row: dict[str, Any], index: int, where: str) -> GoldTurn:
             notes = "ragas reference: " + " ".join(truth)
     return GoldTurn(id=str(row.get("id") or f"ragas-{index:04d}"), question=question.strip(),
                     expected_behavior="answer", expected_sources=sources, facts=facts,
-                    lang=guess_lang(question), notes=notes)
+                    lang=detect_lang(question), notes=notes)
 
 
 def import_file(path: Path) -> list[GoldTurn]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from eval.gold import apply_corrections, load_gold, write_gold
 from tests.conftest import DEV_GOLD, ROOT
 
 pytestmark = pytest.mark.slow
@@ -19,14 +20,8 @@ THRESHOLDS = ROOT / "eval" / "thresholds"
 
 def corrected_dev(target: Path) -> Path:
     """dev.jsonl with eval/gold/dev_corrections.jsonl applied (the shared file stays untouched)."""
-    fixes: dict[str, dict] = {}
-    for line in (GOLD / "dev_corrections.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            fix = json.loads(line)
-            fixes.setdefault(fix["id"], {})[fix["field"]] = fix["corrected"]
-    rows = [json.loads(line) for line in DEV_GOLD.read_text(encoding="utf-8").splitlines()]
-    target.write_text("\n".join(json.dumps(dict(r, **fixes.get(r["id"], {})), ensure_ascii=False) for r in rows) + "\n",
-                      encoding="utf-8")
+    turns, _ = apply_corrections(load_gold(DEV_GOLD), GOLD / "dev_corrections.jsonl")
+    write_gold(target, turns)
     return target
 
 
