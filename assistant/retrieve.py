@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.manifest import Chunk, SourceRecord
-from assistant.query import Query, analyse
+from assistant.query import Query, analyse, detect_lang
 from assistant.rerank import Reranker
 from assistant.store import Store
 from assistant.text import fold, lexical_tokens
@@ -130,9 +130,7 @@ class Retriever:
     # --- signals ----------------------------------------------------------------------------------
     def features(self, question: str, audience: str = "citizen") -> Features:
         self._load()
-        q = analyse(question)
-        if q.lang != "en":
-            q = analyse(self.vocab.unglue(question))
+        q = analyse(question if detect_lang(question) == "en" else self.vocab.unglue(question))
         allowed = AUDIENCE_SEES.get(audience, ("citizen",))
         terms = " ".join(fold(t) for t in q.terms)
         routing = f"{q.routing} {terms}"

@@ -105,9 +105,9 @@ class Assistant:
         return out
 
     # --- chat -------------------------------------------------------------------------------------
-    def decide(self, message: str, state: SessionState, audience: str) -> tuple[Composed, dict[str, Any]]:
-        """Pick the behaviour for one turn and compose it; returns the answer and the reasoning
-        (--explain), with the time of each stage."""
+    def decide(self, message: str, state: SessionState, audience: str) -> tuple[Query, Composed, dict[str, Any]]:
+        """Pick the behaviour for one turn and compose it; returns the analysed question, the answer
+        and the reasoning (--explain), with the time of each stage."""
         started = time.perf_counter()
         q = analyse(message)
         normalised = time.perf_counter()
@@ -127,7 +127,7 @@ class Assistant:
         explain["timings_ms"] = {"normalise": round((normalised - started) * 1000, 2),
                                  "retrieve": round((planned - normalised) * 1000, 2),
                                  "compose": round((done - planned) * 1000, 2)}
-        return composed, explain
+        return q, composed, explain
 
     def _plan(self, q: Query, message: str, state: SessionState, audience: str) -> tuple[tuple[str, Any], dict[str, Any]]:
         explain: dict[str, Any] = {"query": {"routing": q.routing, "facets": q.facets, "lang": q.lang,
@@ -199,8 +199,7 @@ class Assistant:
         checked answer, which replaces the streamed text when the check failed."""
         started = time.perf_counter()
         session_id, state = self.conversations.load(session_id)
-        composed, why = self.decide(message, state, audience)
-        q = analyse(message)
+        q, composed, why = self.decide(message, state, audience)
         state.facets = q.facets or state.facets
         out = {
             "answer": composed.answer, "behavior": composed.behavior, "citations": composed.citations,

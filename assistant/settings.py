@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -40,11 +39,6 @@ class Settings(BaseSettings):
     offices: Path | None = Field(None, description="JSON file: level -> office (name, address, hours…).")
     province: str | None = None
     today: str | None = Field(None, description="Fix the answer date (YYYY-MM-DD), for tests and evals.")
-
-    def apply_threads(self) -> None:
-        """Cap the math libraries' threads before the embedder loads (see DESIGN.md)."""
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[var] = str(self.threads)
 
     @property
     def index_dir(self) -> Path:

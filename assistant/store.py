@@ -68,7 +68,6 @@ class Store:
         self._lock = DataDirLock(self.dir / "lock", purpose) if (exclusive or embedded) else None
         try:
             self.manifest = Manifest(self.dir / "manifest.sqlite")
-            settings.apply_threads()
             self.embedder = embedder or make_embedder(settings.embedder, threads=settings.threads)
             recorded = self.manifest.get_meta("embedder")
             if recorded and recorded != self.embedder.name:
