@@ -45,7 +45,6 @@ def test_killed_ingest_leaves_consistent_index(tmp_path: Path) -> None:
         with_chunks = {s.source_id for _, s in store.manifest.current_chunks()}
         listed = {s.source_id for s in store.manifest.sources()}
         assert listed == with_chunks, "a source lost its chunks"
-        assert store.manifest.discard_staged() >= 0  # staged rows of the killed batch are dropped
         summary = ingest(store, [PORTAL], progress=False)
         assert summary.failed == []
         assert summary.added + summary.unchanged == 2642
