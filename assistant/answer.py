@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from assistant.lexicon import case_words
 from assistant.facts import Block, blocks_for, clip, template
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, facet_of_heading
-from assistant.retrieve import CONVERSATIONAL, Candidate, Retriever
+from assistant.retrieve import Candidate, Retriever
 from assistant.text import fold
 
 MAX_PROCEDURES = 3
+_WORDS = re.compile(r"\w+")
 
 # Calibrated on dev (bench/answers.py): below this confidence the assistant refuses.
 REFUSE_BELOW = 0.42
@@ -106,7 +108,7 @@ class Composer:
         local = self._local_place(cand, handbooks, "place" in (facets or ["place"]), lang, out)
         lines = [f"**{clip(cand.title, 140)}** ({cand.key})"]
         chunks = self.retriever.section_chunks(record.source_id)
-        asked = frozenset(q.folded.split()) - CONVERSATIONAL
+        asked = tuple(_WORDS.findall(f"{q.folded} {case_words(q.folded)}"))
         for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local, asked):
             chunk = _chunk_for(block, chunks)
             n = self._cite(out, record, chunk, block, cand.key) if chunk else None

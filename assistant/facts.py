@@ -23,9 +23,9 @@ BUDGETS = {1: {"docs": 5, "steps": 4, "legal": 3, "chars": 85},
            3: {"docs": 3, "steps": 2, "legal": 2, "chars": 75}}
 _MONEY = re.compile(r"(?i)(đồng|\bđ\b|vnđ|usd|phí|miễn|%|\d\.\d{3})")
 _FILE = re.compile(r"(?i)\.(docx?|pdf|xlsx?|rtf)\s*$")  # a template's file name says nothing to a citizen
-_LEGAL_ORDER = [re.compile(r"/QH\d+|^Luật|\bLuật\b"), re.compile(r"NĐ-CP|Nghị định"), re.compile(r"/TT-|Thông tư")]
+_LEGAL_ORDER = [re.compile(r"/QH\d+|^Luật\b"), re.compile(r"NĐ-CP|^Nghị định"), re.compile(r"/TT-|^Thông tư")]
 _FORM = re.compile(r"(?i)^\W*(tờ khai|đơn|mẫu|văn bản đề nghị)")
-_SUBMIT = re.compile(r"(?i)phải nộp|hồ sơ gồm|thành phần")
+_SUBMIT = re.compile(r"(?i)phải nộp|hồ sơ\b.{0,40}\bgồm|thành phần")
 _PRESENT = re.compile(r"(?i)xuất trình")
 _NOTE_LIKE = re.compile(r"(?i)^\W*(\(\w+\)\s*)?(trường hợp|đối với|nếu|lưu ý)\b")
 
@@ -126,41 +126,78 @@ def _doc_order(d: dict) -> float:
     return 0 if _FORM.match(d["name"]) else 0.5
 
 
+# Words that say nothing about which case or document a question means.
+_PLAIN = frozenset(
+    "giay to ho so phai nop xuat trinh truong hop doi voi cua va cac co khong la thi duoc dang ky can gi nhung "
+    "mot theo tai o cho trong hoac ban chinh sao ve nay do nguoi yeu cau thu tuc toi em minh muon lam sao the "
+    "nao nhu neu vay a khi da se de tu den ra vao bi".split())
+_NOTE_GROUP = re.compile(r"(?i)^\W*(lưu ý|chú ý|ghi chú)")
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str | None) -> list[str]:
+    return _WORD.findall(fold(text or ""))
+
+
+def _pairs(words: list[str], plain: set[str] | frozenset[str]) -> set[tuple[str, str]]:
+    """Adjacent word pairs that are not both plain words."""
+    return {(a, b) for a, b in zip(words, words[1:]) if not (a in plain and b in plain)}
+
+
 def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITEM_CHARS,
-                    asked: frozenset[str] = frozenset()) -> Block | None:
-    """The documents to hand in (notes the portal put in rows left out): the main list first (rows
-    with no case heading or under "Giấy tờ phải nộp"), then what to present, then other cases named."""
-    docs = sorted(p.get("documents") or [], key=_doc_order)
+                    asked: tuple[str, ...] = ()) -> Block | None:
+    """The documents to hand in. The list shown is the case the question describes (a case heading
+    sharing its distinctive words), else the main list (rows with no heading or under "Giấy tờ phải
+    nộp" / "Hồ sơ … gồm"), else the portal's first case; then what to present, then the other cases
+    named. A row the question describes (a note included) comes first and in full. `asked` holds
+    the question's folded words in order; cases and rows are matched on pairs of adjacent words."""
+    docs = p.get("documents") or []
     if not docs:
         return None
-    real = [d for d in docs if _doc_order(d) < 2] or docs
-    groups = list(dict.fromkeys(d.get("group") for d in real))
-    main = [g for g in groups if g is None or _SUBMIT.search(g)] or groups[:1]
-    # a case the question describes ("ở cơ sở tôn giáo") leads, when a case heading shares its words
-    overlap = {g: len(set(fold(g).split()) & asked) for g in groups if g}
-    best = max(overlap, key=overlap.get, default=None)
-    if best is not None and overlap[best] >= 3:
+    order = {id(d): i for i, d in enumerate(docs)}
+    notes = [d for d in docs if _doc_order(d) >= 2 or _NOTE_GROUP.match(d.get("group") or "")]
+    real = [d for d in docs if d not in notes] or docs
+    groups = list(dict.fromkeys(d.get("group") for d in real))  # in the portal's order
+    kinds = [g for g in groups if g is None or _SUBMIT.search(g)]
+    present = [g for g in groups if g and _PRESENT.search(g)]
+    cases = [g for g in groups if g not in kinds and g not in present]
+    plain = _PLAIN | set(_words(p.get("name")))
+    telling = _pairs(list(asked), plain)
+
+    def said(text: str | None) -> int:
+        return len(telling & _pairs(_words(text), plain))
+
+    best = max(cases, key=said, default=None)
+    if best is not None and said(best) >= 2:
         main = [best]
-    present = [g for g in groups if g and _PRESENT.search(g) and g not in main]
+        telling -= _pairs(_words(best), plain)  # its rows need no spotlight for the heading's words
+    else:
+        main = kinds or cases[:1] or present[:1]
+    present = [g for g in present if g not in main]
+    spot = max(docs, key=lambda d: (said(d["name"]), -order[id(d)]))
+    spot = spot if said(spot["name"]) >= 2 else None
     lines, needles = [], []
 
     def add(items: list[dict], n: int) -> None:
         for d in items[:n]:
             form = d.get("form") if d.get("form") and not _FILE.search(d["form"]) else None
-            extra = "; ".join(x for x in (d.get("quantity"), form and f"mẫu: {form}") if x)
-            lines.append(f"- {clip(d['name'], chars)}" + (f" ({extra})" if extra else ""))
+            quantity = d.get("quantity") if d.get("quantity") != "1 bản chính" else None  # the usual: not repeated
+            extra = "; ".join(x for x in (quantity, form and f"mẫu: {form}") if x)
+            lines.append(f"- {clip(d['name'], 180 if d is spot else chars)}" + (f" ({extra})" if extra else ""))
             needles.append(clip(d["name"], 60).rstrip("…"))
 
-    lead = sorted((d for d in real if d.get("group") in main), key=_doc_order)
-    if main[0] is not None and len(groups) > 1:
+    lead = sorted((d for d in real if d.get("group") in main and d is not spot), key=lambda d: (_doc_order(d), order[id(d)]))
+    if spot is not None:
+        lead.insert(0, spot)
+    if main[0] in cases and len(groups) > 1:  # "Giấy tờ phải nộp" says what the block heading says
         lines.append(clip(main[0], chars) + ":")
     add(lead, limit)
     if len(lead) > limit:
         lines.append(t["more_documents"].format(n=len(lead) - limit))
     for g in present[:1] if limit >= 5 else []:
         lines.append(clip(g, chars) + ":")
-        add([d for d in real if d.get("group") == g], 2)
-    others = [g for g in groups if g and g not in main and g not in present]
+        add([d for d in real if d.get("group") == g and d is not spot], 2)
+    others = [g for g in cases if g not in main]
     if others and limit >= 5:  # only when documents are all that was asked
         lines.append(t["other_cases"].format(cases="; ".join(clip(g, 50) for g in others[:3])))
     return Block("documents", t["documents"], lines, needles)
@@ -215,13 +252,73 @@ def office_for(level: str, offices: dict[str, dict]) -> dict | None:
     return None
 
 
-def _legal_rank(x: dict) -> int:
-    """The law first, then decrees, then circulars and the rest (the portal lists them in any order)."""
-    ref = f"{x.get('number') or ''} {x['title']}"
+def _legal_rank(x: dict, fee: bool = False) -> int:
+    """The law first, then decrees, then circulars and the rest (the portal lists them in any order),
+    by the document's number when it has one; when the fee is asked too, the documents about fees lead."""
+    if fee and _FEE_LAW.search(fold(x["title"])):
+        return -1
+    ref = x.get("number") or x["title"]
     for rank, rx in enumerate(_LEGAL_ORDER):
         if rx.search(ref):
             return rank
     return len(_LEGAL_ORDER)
+
+
+_FEE_LAW = re.compile(r"\b(le phi|phi)\b")
+
+
+def legal_block(p: dict, t: dict[str, str], limit: int, chars: int, fee: bool, alone: bool) -> Block | None:
+    """The first documents by name, the others by number (fewer when other facets are asked too),
+    then, when the legal basis is all that was asked, the decision that published the procedure."""
+    ordered = sorted(p.get("legal_basis") or [], key=lambda x: _legal_rank(x, fee))
+    named = [f"- {clip(x['title'], chars)}" + (f" ({x['number']})" if x.get("number") and x["number"] not in x["title"] else "")
+             for x in ordered[:limit]]
+    rest = list(dict.fromkeys(x["number"] for x in ordered[limit:] if x.get("number")))
+    lines = named
+    shown = 8 if alone else 4
+    if rest:
+        lines.append(t["other_legal"].format(numbers=", ".join(rest[:shown]) + ("…" if len(rest) > shown else "")))
+    if p.get("decision") and alone:
+        lines.append(t["decision"].format(decision=p["decision"]))
+    needles = [clip(x["title"], 60).rstrip("…") for x in ordered[:limit]]
+    return Block("legal_basis", t["legal_basis"], lines, needles) if lines else None
+
+
+_TIME_IN_STEPS = re.compile(
+    r"(?i)(?<!\S)(?:[^.;:\s]+\s+){0,6}(?:thời hạn|trong vòng|trong)\s+(?:tối đa\s+|không quá\s+)?(\d{1,3})\s*(?:\([^)]{0,20}\)\s*)?"
+    r"(ngày làm việc|ngày|giờ làm việc|giờ|tháng)\b[^.;]{0,50}")
+_AUTHORITY = re.compile(r"(?i)\b(?:chủ tịch )?(?:ủy ban nhân dân|ubnd|công an|cơ quan đăng ký kinh doanh|cơ quan đăng ký hộ tịch)\s+cấp\s+(?:xã|huyện|tỉnh)")
+
+
+def steps_blocks(p: dict, asked: list[str], t: dict[str, str], place_lines: list[str]) -> list[Block]:
+    """What the steps add to the time or the place asked: the time they state (the table often has
+    none, or no unit), where to hand in the file and which authority decides. Quoted, cited to
+    the steps."""
+    steps = p.get("steps") or []
+    out = []
+    if "time" in asked and any(not c.get("time_unit") for c in p.get("channels") or [{}]):
+        said: dict[tuple[str, str], str] = {}
+        for step in steps:
+            for m in _TIME_IN_STEPS.finditer(step):
+                said.setdefault((m.group(1).lstrip("0"), m.group(2).lower()), clip(m.group(0).strip(" ,"), 150))
+        if said:
+            lines = [f"«…{x}»" for x in list(said.values())[:2]]
+            out.append(Block("steps", t["time_in_steps"], lines, [x.rstrip("…") for x in said.values()][:2]))
+    if "place" in asked:
+        shown = fold(" ".join(place_lines))
+        lines, needles = [], []
+        where = _where_in_steps(steps)
+        if where and fold(where.rstrip("…"))[:40] not in shown:
+            lines.append(f"«…{where}»")
+            needles.append(where.rstrip("…")[:60])
+        found = [m.group(0) for step in steps for m in _AUTHORITY.finditer(step)]
+        authority = max(dict.fromkeys(found), key=found.count) if found else None
+        if authority and fold(authority) not in shown and fold(authority) not in fold(" ".join(lines)):
+            lines.append(t["authority"].format(authority=authority))
+            needles.append(authority)
+        if lines:
+            out.append(Block("steps", t["place_in_steps"], lines, needles))
+    return out
 
 
 def text_block(facet: str, heading: str, value: str | None, n: int = 380) -> Block | None:
@@ -239,21 +336,18 @@ def list_block(facet: str, heading: str, items: list[str], limit: int, more: str
 
 
 def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict[str, dict],
-               local_place: str | None = None, words: frozenset[str] = frozenset()) -> list[Block]:
+               local_place: str | None = None, words: tuple[str, ...] = ()) -> list[Block]:
     """The blocks answering `facets` (an overview when none was asked)."""
     t = template(lang)
     asked = facets or ["documents", "time", "fee"]
     b = BUDGETS[min(3, len(asked))]
-    ordered = sorted(p.get("legal_basis") or [], key=_legal_rank)
-    legal = [f"{clip(x['title'], b['chars'])}" + (f" ({x['number']})" if x.get("number") and x["number"] not in x["title"] else "")
-             for x in ordered]
     makers = {
         "documents": lambda: documents_block(p, t, b["docs"], b["chars"], words),
         "time": lambda: time_block(p, t),
         "fee": lambda: fee_block(p, today, t),
         "place": lambda: place_block(p, offices, t, local_place),
         "conditions": lambda: text_block("conditions", t["conditions"], p.get("conditions"), b["chars"] * 3),
-        "legal_basis": lambda: list_block("legal_basis", t["legal_basis"], legal, b["legal"], t["more_legal"], False),
+        "legal_basis": lambda: legal_block(p, t, b["legal"], b["chars"], "fee" in asked, asked == ["legal_basis"]),
         "steps": lambda: list_block("steps", t["steps"], p.get("steps") or [], b["steps"], t["more_steps"], True,
                                     b["chars"]),
         "result": lambda: list_block("result", t["result"], p.get("results") or [], 3, t["more_legal"], False,
@@ -266,4 +360,6 @@ def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict
             out.append(block)
     if facets and not out:  # what was asked is empty in the source: say what it does have
         return blocks_for(p, [], today, lang, offices, local_place, words)
+    if "steps" not in asked:
+        out += steps_blocks(p, asked, t, [line for b in out if b.facet == "place" for line in b.lines])
     return out

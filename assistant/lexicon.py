@@ -191,6 +191,48 @@ ENGLISH: dict[str, str] = {
 }
 
 
+# Situations citizens describe, in the words the portal's case headings and document rows use
+# ("nhà thuê" -> "Đăng ký thường trú vào chỗ ở hợp pháp do thuê, mượn, ở nhờ"). Used to pick the
+# documents for the case the question describes, never to rank procedures.
+CASES: dict[str, str] = {
+    "nhà thuê": "thuê mượn ở nhờ cho thuê",
+    "thuê nhà": "thuê mượn ở nhờ cho thuê",
+    "thuê trọ": "thuê mượn ở nhờ cho thuê",
+    "ở trọ": "thuê mượn ở nhờ cho thuê",
+    "chủ trọ": "thuê mượn ở nhờ cho thuê",
+    "chủ nhà": "thuê mượn ở nhờ cho thuê",
+    "ở nhờ": "thuê mượn ở nhờ",
+    "nhà người quen": "mượn ở nhờ",
+    "nhà người thân": "mượn ở nhờ",
+    "nhà họ hàng": "mượn ở nhờ",
+    "nhà mình": "thuộc quyền sở hữu của mình",
+    "tự mua": "thuộc quyền sở hữu của mình",
+    "đứng tên": "thuộc quyền sở hữu của mình",
+    "sổ đỏ": "thuộc quyền sở hữu của mình",
+    "sổ hồng": "thuộc quyền sở hữu của mình",
+    "bộ đội": "đơn vị đóng quân quân đội nhân dân",
+    "doanh trại": "đơn vị đóng quân",
+    "quân nhân": "đơn vị đóng quân quân đội nhân dân lực lượng vũ trang",
+    "công nhân": "theo danh sách",
+    "một lượt": "theo danh sách",
+    "nhiều người": "theo danh sách",
+    "tập thể": "theo danh sách",
+    "nhờ người": "ủy quyền",
+    "người khác đi": "ủy quyền",
+    "đi thay": "ủy quyền",
+    "làm thay": "ủy quyền",
+    "chùa": "cơ sở tín ngưỡng cơ sở tôn giáo",
+    "nhà thờ": "cơ sở tín ngưỡng cơ sở tôn giáo",
+    "sinh ở nhà": "không có giấy chứng sinh người làm chứng",
+    "không đi viện": "không có giấy chứng sinh người làm chứng",
+    "việt kiều": "định cư ở nước ngoài",
+    "cấp ở nước ngoài": "nước ngoài cấp hợp pháp hóa lãnh sự",
+    "cán bộ": "cán bộ công chức viên chức",
+    "công chức": "cán bộ công chức viên chức",
+    "ly hôn": "ly hôn",
+}
+
+
 def _compile(table: dict[str, str]) -> list[tuple[re.Pattern[str], str]]:
     items = sorted(table.items(), key=lambda kv: -len(kv[0]))
     return [(re.compile(rf"\b{re.escape(fold(k))}\b"), v) for k, v in items]
@@ -198,6 +240,7 @@ def _compile(table: dict[str, str]) -> list[tuple[re.Pattern[str], str]]:
 
 _EVERYDAY = _compile(EVERYDAY)
 _ENGLISH = _compile(ENGLISH)
+_CASES = _compile(CASES)
 
 
 def official_terms(folded: str, lang: str) -> list[str]:
@@ -210,3 +253,8 @@ def official_terms(folded: str, lang: str) -> list[str]:
             found.append(term)
             rest = rx.sub(" ", rest)
     return found
+
+
+def case_words(folded: str) -> str:
+    """The portal's wording for the situations a (folded) question describes, folded."""
+    return fold(" ".join(term for rx, term in _CASES if rx.search(folded)))

@@ -14,26 +14,34 @@ from assistant.text import expand_abbreviations, fold, has_diacritics
 
 # Facets in the order an answer shows them; patterns match the folded, abbreviation-expanded text.
 FACET_PATTERNS: dict[str, list[str]] = {
-    "documents": [r"giay to", r"ho so (gi|gom|nhung|can)", r"gom (nhung )?(gi|giay)", r"\bhso\b", r"thanh phan ho so", r"can (chuan bi|mang|nhung) gi",
-                  r"chuan bi (gi|nhung)", r"mang (theo )?(gi|nhung)", r"can (nhung )?gi\b", r"can co gi",
-                  r"\bdocuments?\b", r"\bpapers?\b", r"\bbring\b", r"what do i need", r"\brequired\b"],
-    "fee": [r"le phi", r"\bphi\b", r"bao nhieu tien", r"(mat|ton|dong|tra|nop) (tien|phi)", r"mien phi",
+    "documents": [r"giay (to|tow|gi)", r"ho so (gi|gom|nhung|can|the nao|nhu the nao|kieu gi|ra sao)", r"gom (nhung )?(gi|giay)",
+                  r"\bhso\b", r"thanh phan ho so", r"can (chuan bi|mang|nhung) gi", r"chuan bi (gi|nhung)",
+                  r"mang (theo )?(gi|nhung|giay)", r"can (nhung )?gi\b", r"can co gi", r"can lam gi", r"(co )?khac (gi|nhau gi)? ?khong",
+                  r"to khai", r"bieu mau", r"(may|bao nhieu) ban", r"\bdocuments?\b", r"\bpapers?\b", r"\bbring\b",
+                  r"what do i need", r"\brequired\b", r"\bforms?\b"],
+    "fee": [r"le ?phi", r"\bphi\b", r"bao nhieu tien", r"(mat|ton|dong|tra|nop|het) (tien|phi)", r"mien phi",
+            r"(mat|ton|het) (bao nhieu|bn)(?! (ngay|lau|thoi gian|tuan|thang))", r"\d+ (dong|d|k|nghin|ngan)\b",
             r"tien (le )?phi", r"\bfees?\b", r"\bcosts?\b", r"how much", r"\bcharge", r"\bpay\b", r"\bfree\b"],
-    "time": [r"bao lau", r"may ngay", r"bao nhieu ngay", r"thoi (gian|han)", r"khi nao (co|nhan|lay)",
+    "time": [r"bao lau", r"may ngay", r"bao nhieu ngay", r"thoi ?(gian|han)", r"khi nao (co|nhan|lay)",
              r"bao gio (co|nhan|lay)", r"(co|nhan|tra) ket qua", r"how long", r"\bdays?\b", r"processing time",
              r"\bwhen\b"],
-    "place": [r"o dau", r"(noi|cho) (nop|lam|giai quyet)", r"nop (tai|o)", r"co quan nao", r"\bai (giai quyet|cap)",
-              r"truc tuyen", r"\bonline\b", r"qua mang", r"buu (chinh|dien)", r"\bwhere\b", r"which (office|agency)",
-              r"\bsubmit"],
+    "place": [r"o dau", r"\bow dau", r"(noi|cho) (nop|lam|giai quyet)", r"nop (tai|o)", r"co quan (nao|thuc hien)",
+              r"\bai (giai quyet|cap|lam)", r"dia chi", r"truc tuyen", r"\bonline\b", r"qua mang", r"buu (chinh|dien)",
+              r"\bwhere\b", r"which (office|agency)", r"\bsubmit"],
     "conditions": [r"dieu kien", r"(co )?duoc khong", r"ai (duoc|co the)", r"truong hop nao", r"yeu cau",
                    r"\beligib", r"\bconditions?\b", r"\brequirements?\b", r"\bwho can\b"],
-    "legal_basis": [r"can cu", r"luat nao", r"van ban (nao|phap)", r"quy dinh (o|tai) dau", r"nghi dinh",
-                    r"thong tu", r"co so phap ly", r"legal basis", r"which (law|decree)", r"\blaw\b"],
-    "steps": [r"cac buoc", r"(nhung|may) buoc", r"trinh tu", r"quy trinh", r"lam (the nao|sao|nhu the nao)",
-              r"(the|nhu the) nao", r"cach (lam|thuc)", r"huong dan", r"how (do|can|to)", r"\bsteps?\b",
+    "legal_basis": [r"can cu", r"luat nao", r"van ban (nao|phap)", r"quy dinh (o|tai) dau", r"(quy dinh|thong tu|nghi dinh) nao",
+                    r"nghi dinh", r"thong tu", r"co so phap ly", r"quyet dinh cong bo", r"dua (tren|vao) (dau|van ban|quy dinh)",
+                    r"(neu|dan|xin|cho (minh|toi|em|tui)( xin)?|co) (ro )?nguon", r"nguon (o dau|dau|tu dau)",
+                    r"lay (thong tin )?(tu|o) dau", r"\blink\b", r"duong dan",
+                    r"legal basis", r"which (law|decree)", r"\blaw\b", r"\bsources?\b"],
+    "steps": [r"cac buoc", r"(nhung|may) buoc", r"buoc nao", r"trinh tu", r"quy trinh", r"lam (the nao|sao|nhu the nao)",
+              r"(the|nhu the) nao", r"ra sao", r"cach (lam|thuc)", r"huong dan", r"how (do|can|to)", r"\bsteps?\b",
               r"\bprocess\b"],
     "result": [r"nhan (duoc )?(gi|giay gi)", r"ket qua (la gi|gi)", r"\bwhat do i (get|receive)", r"\bresult"],
 }
+# "thế nào", "ra sao" after a facet word ask about that facet ("lệ phí thế nào"), not about the steps.
+_GENERIC_STEPS = re.compile(r"\b((the|nhu the) nao|ra sao|lam sao)\b")
 _FACET_RE = {f: re.compile(r"\b(?:" + "|".join(p) + r")\b") for f, p in FACET_PATTERNS.items()}
 
 # Words that carry no procedure meaning: greetings, forms of address, question words (folded).
@@ -107,6 +115,8 @@ def analyse(question: str) -> Query:
         if phrase.split():
             negated.append(" ".join(phrase.split()))
     facets = [f for f, rx in _FACET_RE.items() if rx.search(folded)]
+    if "steps" in facets and len(facets) > 1 and not _FACET_RE["steps"].search(_GENERIC_STEPS.sub(" ", folded)):
+        facets.remove("steps")
     routing = folded
     routing = _NEGATION.sub(" ", routing)
     for rx in _FACET_RE.values():
