@@ -82,14 +82,17 @@ class Composer:
         lines = [template(q.lang)["clarify"]] + [f"{i}. {o['label']}" for i, o in enumerate(options, 1)]
         return Composed("\n".join(lines), "clarify", options=options, reason=reason)
 
-    def answer(self, q: Query, candidates: list[Candidate], today: date, facets: list[str] | None = None) -> Composed:
-        """Answer about `candidates` (1 to 3 procedures or documents), the first being the main one."""
+    def answer(self, q: Query, candidates: list[Candidate], today: date, facets: list[str] | None = None,
+               each: list[list[str]] | None = None) -> Composed:
+        """Answer about `candidates` (1 to 3 procedures or documents), the first being the main one;
+        `each` gives what is asked about each candidate when the question asks different things."""
         t = template(q.lang)
         facets = facets if facets is not None else q.facets
         out = Composed("", "answer", procedure_codes=[c.key for c in candidates])
         parts: list[str] = []
-        for cand in candidates[:MAX_PROCEDURES]:
-            parts.append(self._one(cand, facets, today, q, out))
+        chosen = candidates[:MAX_PROCEDURES]
+        for i, cand in enumerate(chosen):
+            parts.append(self._one(cand, each[i] if each else facets, today, q, out, len(chosen)))
         out.answer = "\n\n".join(p for p in parts if p)
         dates = [c["data_date"] for c in out.sources if c.get("data_date")]
         out.data_date = max(dates) if dates else None
@@ -98,7 +101,7 @@ class Composer:
         return out
 
     # --- one procedure or document ------------------------------------------------------------------
-    def _one(self, cand: Candidate, facets: list[str], today: date, q: Query, out: Composed) -> str:
+    def _one(self, cand: Candidate, facets: list[str], today: date, q: Query, out: Composed, crowd: int = 1) -> str:
         lang = q.lang
         t = template(lang)
         record = self.retriever.sources.get(cand.key) if cand.procedure else None
@@ -109,7 +112,7 @@ class Composer:
         lines = [f"**{clip(cand.title, 140)}** ({cand.key})"]
         chunks = self.retriever.section_chunks(record.source_id)
         asked = tuple(_WORDS.findall(f"{q.folded} {case_words(q.folded)}"))
-        for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local, asked):
+        for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local, asked, crowd):
             chunk = _chunk_for(block, chunks)
             n = self._cite(out, record, chunk, block, cand.key) if chunk else None
             mark = f" [{n}]" if n else ""

@@ -175,7 +175,7 @@ def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITE
         main = kinds or cases[:1] or present[:1]
     present = [g for g in present if g not in main]
     spot = max(docs, key=lambda d: (said(d["name"]), -order[id(d)]))
-    spot = spot if said(spot["name"]) >= 2 else None
+    spot = spot if said(spot["name"]) >= (3 if spot in notes else 2) else None  # a note must match more
     lines, needles = [], []
 
     def add(items: list[dict], n: int) -> None:
@@ -183,7 +183,7 @@ def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITE
             form = d.get("form") if d.get("form") and not _FILE.search(d["form"]) else None
             quantity = d.get("quantity") if d.get("quantity") != "1 bản chính" else None  # the usual: not repeated
             extra = "; ".join(x for x in (quantity, form and f"mẫu: {form}") if x)
-            lines.append(f"- {clip(d['name'], 180 if d is spot else chars)}" + (f" ({extra})" if extra else ""))
+            lines.append(f"- {clip(d['name'], 160 if d is spot else chars)}" + (f" ({extra})" if extra else ""))
             needles.append(clip(d["name"], 60).rstrip("…"))
 
     lead = sorted((d for d in real if d.get("group") in main and d is not spot), key=lambda d: (_doc_order(d), order[id(d)]))
@@ -300,7 +300,8 @@ def steps_blocks(p: dict, asked: list[str], t: dict[str, str], place_lines: list
         said: dict[tuple[str, str], str] = {}
         for step in steps:
             for m in _TIME_IN_STEPS.finditer(step):
-                said.setdefault((m.group(1).lstrip("0"), m.group(2).lower()), clip(m.group(0).strip(" ,"), 150))
+                text = m.group(0) if m.end() == len(step) or not step[m.end()].isalnum() else m.group(0).rsplit(" ", 1)[0]
+                said.setdefault((m.group(1).lstrip("0"), m.group(2).lower()), clip(text.strip(" ,"), 150))
         if said:
             lines = [f"«…{x}»" for x in list(said.values())[:2]]
             out.append(Block("steps", t["time_in_steps"], lines, [x.rstrip("…") for x in said.values()][:2]))
@@ -336,11 +337,12 @@ def list_block(facet: str, heading: str, items: list[str], limit: int, more: str
 
 
 def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict[str, dict],
-               local_place: str | None = None, words: tuple[str, ...] = ()) -> list[Block]:
-    """The blocks answering `facets` (an overview when none was asked)."""
+               local_place: str | None = None, words: tuple[str, ...] = (), crowd: int = 1) -> list[Block]:
+    """The blocks answering `facets` (an overview when none was asked), shorter when the answer
+    is about `crowd` procedures."""
     t = template(lang)
     asked = facets or ["documents", "time", "fee"]
-    b = BUDGETS[min(3, len(asked))]
+    b = BUDGETS[3 if crowd > 1 else min(3, len(asked))]
     makers = {
         "documents": lambda: documents_block(p, t, b["docs"], b["chars"], words),
         "time": lambda: time_block(p, t),
@@ -358,8 +360,8 @@ def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict
         block = makers[facet]() if facet in makers else None
         if block is not None and block.lines:
             out.append(block)
-    if facets and not out:  # what was asked is empty in the source: say what it does have
-        return blocks_for(p, [], today, lang, offices, local_place, words)
     if "steps" not in asked:
         out += steps_blocks(p, asked, t, [line for b in out if b.facet == "place" for line in b.lines])
+    if facets and not out:  # what was asked is empty in the source: say what it does have
+        return blocks_for(p, [], today, lang, offices, local_place, words, crowd)
     return out

@@ -144,3 +144,62 @@ def facet_of_heading(heading: str) -> str | None:
     """The facet a document's section heading is about ('Hồ sơ cần chuẩn bị' -> documents)."""
     folded = fold(heading.split(">")[-1])
     return next((facet for facet, rx in _HEADING_FACETS if rx.search(folded)), None)
+
+
+# Where a question may change subject: ";", "?", ",", a sentence end, "còn …", "ngoài ra", "và".
+_INTENT_BREAK = re.compile(r"(?i)\s*[;?,]\s*|\.\s+|\s+(?=(?:còn|ngoài ra)\s)|\s+(?:và|va)\s+")
+# Words that name no procedure (folded): chat, question words, and the words of facets.
+INTENT_STOPWORDS = frozenset(
+    "t tui toi minh em ad oi a ah u uh muon nen neu thi ma nhung voi hay hoac hoi giup duoc khong ko k co da dang "
+    "vua roi nua nay kia ay nhe nhi vay z sao gi nao dau bao lau nhieu bn xong luon chua con ngoai ra va cho biet "
+    "xin can lam giai quyet hien nop ho so thu tuc ngay tien cac buoc hinh thuc nhung mang theo the "
+    "gom lien he so dien thoai nhanh khac nhau giong cai hai nay hoi user turn cau mat het ton la".split())
+
+
+@dataclass
+class Intent:
+    text: str
+    facets: list[str]
+    content: list[str]  # folded words that name the procedure
+    asks: bool  # the part asks something itself (else it shares what the next part asks)
+
+
+def intents(question: str) -> list[Intent]:
+    """The parts of a question that each name a procedure and what is asked about it ("Khai sinh cần
+    giấy tờ gì, còn kết hôn thì mất bao nhiêu tiền?" -> two parts). A part that names nothing of its
+    own (fewer than two content words) joins its neighbour, as does what follows a long description
+    of the situation; a part that asks nothing takes what the next part asks ("Khai sinh, khai tử
+    cần giấy tờ gì?"). One part when the question does not change subject; whether the parts
+    really name different procedures is for retrieval to say."""
+    parts: list[Intent] = []
+    pending = ""
+    for piece in _INTENT_BREAK.split(question):
+        if not piece or not piece.strip(" .,;?!:"):
+            continue
+        piece = f"{pending}, {piece.strip()}" if pending else piece.strip()
+        q = analyse(piece)
+        content = [w for w in q.routing.split() if w.isalpha() and len(w) > 1 and w not in INTENT_STOPWORDS]
+        if len(content) < 2 and not parts:
+            pending = piece  # "Thế", "Dạ cho em hỏi": joins what follows
+            continue
+        pending = ""
+        last = parts[-1] if parts else None
+        if last is not None and (len(content) < 2 or (not last.asks and len(last.content) > 3)):
+            last.text += ", " + piece
+            last.facets = list(dict.fromkeys(last.facets + q.facets))
+            last.content = list(dict.fromkeys(last.content + content))
+            last.asks = last.asks or bool(q.facets)
+        else:
+            parts.append(Intent(piece, list(q.facets), content, bool(q.facets)))
+    if pending and parts:
+        parts[-1].text += ", " + pending
+    if len(parts) > 1 and not parts[-1].asks and len(parts[-1].content) > 3:
+        last = parts.pop()
+        parts[-1].text += ", " + last.text
+    if len(parts) < 2:
+        q = analyse(question)
+        return [Intent(question, q.facets, q.routing.split(), bool(q.facets))]
+    for i, part in enumerate(parts):  # an enumeration shares what its last item asks
+        if not part.asks:
+            part.facets = next((p.facets for p in parts[i + 1:] if p.asks), [])
+    return parts

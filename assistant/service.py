@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from assistant.answer import CLARIFY_MARGIN, REFUSE_BELOW, Composed, Composer, confidence, special
+from assistant.answer import CLARIFY_MARGIN, MAX_PROCEDURES, REFUSE_BELOW, Composed, Composer, confidence, special
 from assistant.conversations import Conversations, SessionState
-from assistant.query import Query, analyse
+from assistant.query import Query, analyse, intents
 from assistant.rerank import make_reranker
 from assistant.retrieve import CONVERSATIONAL, Candidate, Retriever
 from assistant.settings import Settings
@@ -115,8 +115,8 @@ class Assistant:
         planned = time.perf_counter()
         kind, payload = plan
         if kind == "answer":
-            cands, facets = payload
-            composed = self.composer.answer(q, cands, self.today(), facets)
+            cands, facets, each = payload
+            composed = self.composer.answer(q, cands, self.today(), facets, each)
         elif kind == "clarify":
             composed = self.composer.clarify(q, payload, "ambiguous")
         elif kind == "refuse":
@@ -137,7 +137,7 @@ class Assistant:
             cand = self.retriever.candidate(chosen["source_id"], audience) if chosen else None
             if cand:
                 explain["reason"] = f"picked clarify option {chosen['label']!r}"
-                return ("answer", ([cand], q.facets or state.facets)), explain
+                return ("answer", ([cand], q.facets or state.facets, None)), explain
         sp = special(q)
         if sp:
             explain["reason"] = sp.reason
@@ -150,7 +150,12 @@ class Assistant:
         follow = self._follow_up(q, state, top_conf, audience)
         if follow is not None:
             explain["reason"] = f"follow-up on the session's procedure {follow.key}"
-            return ("answer", ([follow], q.facets or state.facets)), explain
+            return ("answer", ([follow], q.facets or state.facets, None)), explain
+        several = self._several(message, audience)
+        if several:
+            explain["reason"] = "the question asks about several procedures: " + "; ".join(
+                f"{c.key} ({', '.join(f) or 'overview'})" for c, f in several)
+            return ("answer", ([c for c, _ in several], None, [f for _, f in several])), explain
         if not cands or top_conf < REFUSE_BELOW:
             explain["reason"] = f"confidence {top_conf:.2f} below {REFUSE_BELOW}: nothing covers the question"
             return ("refuse", "no procedure covers the question"), explain
@@ -161,7 +166,27 @@ class Assistant:
             return ("clarify", [top, *close]), explain
         explain["reason"] = f"best candidate {cands[0].key} with confidence {top_conf:.2f}"
         facets = q.facets or (state.facets if _CONTINUES.search(fold(message)) else [])
-        return ("answer", ([cands[0]], facets)), explain
+        return ("answer", ([cands[0]], facets, None)), explain
+
+    def _several(self, message: str, audience: str) -> list[tuple[Candidate, list[str]]]:
+        """For a question in parts about different procedures ("khai sinh cần gì, còn kết hôn mất bao
+        nhiêu tiền?"), each part's procedure and what it asks; empty unless every part names its
+        procedure (most of its words are in the name) with confidence, and the procedures differ."""
+        parts = intents(message)
+        if len(parts) < 2:
+            return []
+        found: list[tuple[Candidate, list[str]]] = []
+        for part in parts[:MAX_PROCEDURES + 1]:
+            ranked = self.retriever.rank(self.retriever.features(part.text, audience), k=3)
+            if not ranked or confidence(ranked[0]) < REFUSE_BELOW:
+                return []
+            top = ranked[0]
+            named = set(fold(top.title).split()) | {w for t in analyse(part.text).terms for w in fold(t).split()}
+            if part.content and sum(w in named for w in part.content) / len(part.content) < 0.6:
+                return []
+            if all(top.key != c.key for c, _ in found):
+                found.append((top, part.facets))
+        return found[:MAX_PROCEDURES] if len(found) > 1 else []
 
     @staticmethod
     def _ambiguous(q: Query, cands: list[Candidate]) -> bool:
