@@ -121,7 +121,7 @@ def analyse(question: str) -> Query:
     routing = _NEGATION.sub(" ", routing)
     for rx in _FACET_RE.values():
         routing = rx.sub(" ", routing)
-    routing = " ".join(FILLER.sub(" ", routing).split())
+    routing = " ".join(FILLER.sub(" ", re.sub(r"[^\w\s]", " ", routing)).split())
     levels = {name for name, rx in LEVEL_WORDS.items() if rx.search(folded)}
     return Query(text=text, expanded=expanded, folded=folded, lang=lang, facets=facets,
                  routing=routing, diacritics=has_diacritics(text), levels=levels,

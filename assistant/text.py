@@ -64,7 +64,6 @@ ABBREVIATIONS: dict[str, str] = {
     "mk": "mình",
     "mik": "mình",
     "e": "em",
-    "a": "anh",
     "vs": "với",
     "ng": "người",
     "nc": "nước",

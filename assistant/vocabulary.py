@@ -76,19 +76,25 @@ class Vocabulary:
         return _WORD.sub(sub, text)
 
     def _split(self, token: str) -> str:
-        """Fewest known syllables covering the token, or the token unchanged."""
+        """Fewest known syllables covering the token, the ones that pair into known bigrams first
+        ('kethon' -> 'ket hon', not 'ke thon'); the token unchanged when none does."""
         n = len(token)
-        best: list[list[str] | None] = [None] * (n + 1)
-        best[0] = []
+        # best[end][last] = (number of parts, -known bigrams, parts) over token[:end] ending in `last`
+        best: list[dict[str, tuple[int, int, list[str]]]] = [dict() for _ in range(n + 1)]
+        best[0][""] = (0, 0, [])
         for end in range(1, n + 1):
             for start in range(max(0, end - 7), end):
-                prev = best[start]
-                if prev is not None and token[start:end] in self.syllables:
-                    cand = prev + [token[start:end]]
-                    if best[end] is None or len(cand) < len(best[end]):  # type: ignore[arg-type]
-                        best[end] = cand
-        parts = best[n]
+                piece = token[start:end]
+                if piece not in self.syllables:
+                    continue
+                for last, (count, minus_bi, parts) in best[start].items():
+                    cand = (count + 1, minus_bi - ((last, piece) in self.bigrams), parts + [piece])
+                    if piece not in best[end] or cand[:2] < best[end][piece][:2]:
+                        best[end][piece] = cand
+        if not best[n]:
+            return token
+        parts = min(best[n].values(), key=lambda x: x[:2])[2]
         # accept only a plausible split: real syllables, not a word chopped into letters
-        if parts and len(parts) >= 2 and all(len(p) >= 2 for p in parts):
+        if len(parts) >= 2 and all(len(p) >= 2 for p in parts):
             return " ".join(parts)
         return token
