@@ -20,8 +20,10 @@ from assistant.text import fold
 MAX_PROCEDURES = 3
 _WORDS = re.compile(r"\w+")
 
-# Calibrated on dev (bench/answers.py): below this confidence the assistant refuses.
-REFUSE_BELOW = 0.42
+# Calibrated on dev (bench/answers.py): below this confidence, or when the question says less than
+# this share of the head of the best procedure's name, the assistant refuses.
+REFUSE_BELOW = 0.45
+HEAD_BELOW = 0.3
 # Two candidates this close, with nothing in the question to tell them apart, make a clarify.
 CLARIFY_MARGIN = 0.15
 
@@ -53,6 +55,12 @@ def confidence(c: Candidate) -> float:
     s = c.signals
     return 0.45 * s.get("asked_covered", 0.0) + 0.35 * s.get("coverage", 0.0) + 0.1 * s.get("salient", 0.0) + \
         2.0 * max(0.0, s.get("dense_raw", 0.0) - 0.80) + 0.05 * min(s.get("name_raw", 0.0), 10.0) / 10.0
+
+
+def covers(c: Candidate) -> bool:
+    """Whether the best candidate is what the question is about: confident, and the question says
+    most of the head of its name ('nuôi chó mèo' is not 'nuôi con nuôi')."""
+    return confidence(c) >= REFUSE_BELOW and c.signals.get("head", 1.0) >= HEAD_BELOW
 
 
 def special(q: Query) -> Composed | None:

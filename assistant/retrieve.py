@@ -100,6 +100,7 @@ class Retriever:
         self.words_of = {sid: frozenset(fold(" ".join([self.sources[sid].title, *(c.text for c in chunks)])).split())
                          for sid, chunks in self.by_source.items()}
         self.df = Counter(w for ws in self.words_of.values() for w in ws)
+        self.title_df = Counter(w for ws in self.title_words.values() for w in ws)
         self._version = version
 
     def keys_of(self, src: SourceRecord) -> list[str]:
@@ -128,9 +129,13 @@ class Retriever:
                          procedure=main.procedure, source_ids=[s.source_id for s in sources])
 
     # --- signals ----------------------------------------------------------------------------------
-    def features(self, question: str, audience: str = "citizen") -> Features:
+    def unglue(self, question: str) -> str:
+        """The question with glued Vietnamese words split ('dangkytamtru' -> 'dang ky tam tru')."""
         self._load()
-        q = analyse(question if detect_lang(question) == "en" else self.vocab.unglue(question))
+        return question if detect_lang(question) == "en" else self.vocab.unglue(question)
+
+    def features(self, question: str, audience: str = "citizen") -> Features:
+        q = analyse(self.unglue(question))
         allowed = AUDIENCE_SEES.get(audience, ("citizen",))
         terms = " ".join(fold(t) for t in q.terms)
         routing = f"{q.routing} {terms}"
@@ -222,11 +227,26 @@ class Retriever:
                 cand.hits.extend(hits)
                 cand.source_ids.append(sid)
         ranked = sorted(by_key.values(), key=lambda c: -c.score)
-        for cand in ranked[:3]:  # for the answer's confidence (it did not help ranking on dev)
+        for cand in ranked[:3]:  # for the answer's confidence (they did not help ranking on dev)
             cand.signals["salient"] = self.salient_coverage(f.query, cand)
+            cand.signals["head"] = self.head_coverage(f.query, cand)
         if self.reranker is not None and ranked:
             ranked = self._rerank(f.query.text, ranked)
         return ranked[:k]
+
+    def head_coverage(self, q: Query, cand: Candidate) -> float:
+        """IDF-weighted share of the head of the candidate's name (before its first bracket or comma)
+        that the question says, in its own words or the lexicon's: 'chứng chỉ hành nghề y' covers
+        'Cấp Chứng chỉ hành nghề thú y' except 'thú'; 'nuôi chó mèo cảnh' covers little of 'Đăng ký
+        việc nuôi con nuôi trong nước'."""
+        head = _TITLE_NOISE.sub("", fold(_HEAD_END.split(cand.title, maxsplit=1)[0]))
+        words = [w for w in dict.fromkeys(head.split()) if w.isalpha()][:10]
+        if not words:
+            return 1.0
+        said = set(re.findall(r"\w+", f"{q.folded} {' '.join(fold(t) for t in q.terms)}"))
+        n = len(self.title_words) + 1
+        idf = {w: math.log(n / (self.title_df.get(w, 0) + 0.5)) for w in words}
+        return sum(idf[w] for w in words if w in said) / sum(idf.values())
 
     def salient_coverage(self, q: Query, cand: Candidate) -> float:
         """IDF-weighted share of the question's content words found in the candidate's own text:
@@ -253,6 +273,9 @@ class Retriever:
     def search(self, question: str, audience: str = "citizen", k: int = 5) -> Retrieval:
         f = self.features(question, audience)
         return Retrieval(query=f.query, candidates=self.rank(f, k=k))
+
+
+_HEAD_END = re.compile(r"[(,;]")
 
 
 def _bigrams(text: str) -> set[str]:

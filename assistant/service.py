@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from assistant.answer import CLARIFY_MARGIN, MAX_PROCEDURES, REFUSE_BELOW, Composed, Composer, confidence, special
+from assistant.answer import (CLARIFY_MARGIN, HEAD_BELOW, MAX_PROCEDURES, REFUSE_BELOW, Composed, Composer, confidence,
+                              covers, special)
 from assistant.conversations import Conversations, SessionState
 from assistant.query import Query, analyse, intents
 from assistant.rerank import make_reranker
@@ -147,7 +148,8 @@ class Assistant:
                                   "confidence": round(confidence(c), 3),
                                   "signals": {k: round(v, 3) for k, v in c.signals.items()}} for c in cands[:5]]
         top_conf = confidence(cands[0]) if cands else 0.0
-        follow = self._follow_up(q, state, top_conf, audience)
+        covered = bool(cands) and covers(cands[0])
+        follow = self._follow_up(q, state, covered, audience)
         if follow is not None:
             explain["reason"] = f"follow-up on the session's procedure {follow.key}"
             return ("answer", ([follow], q.facets or state.facets, None)), explain
@@ -156,14 +158,15 @@ class Assistant:
             explain["reason"] = "the question asks about several procedures: " + "; ".join(
                 f"{c.key} ({', '.join(f) or 'overview'})" for c, f in several)
             return ("answer", ([c for c, _ in several], None, [f for _, f in several])), explain
-        if not cands or top_conf < REFUSE_BELOW:
-            explain["reason"] = f"confidence {top_conf:.2f} below {REFUSE_BELOW}: nothing covers the question"
+        if not covered:
+            head = cands[0].signals.get("head", 1.0) if cands else 0.0
+            explain["reason"] = (f"confidence {top_conf:.2f} (refuse below {REFUSE_BELOW}), the question says {head:.2f} "
+                                 f"of the best name's head (refuse below {HEAD_BELOW}): nothing covers the question")
             return ("refuse", "no procedure covers the question"), explain
-        if not state.turns and self._ambiguous(q, cands):
-            explain["reason"] = "several procedures fit about equally and the question does not tell them apart"
-            top = cands[0]
-            close = [c for c in cands[1:4] if top.score - c.score < CLARIFY_MARGIN and _siblings(top, c)]
-            return ("clarify", [top, *close]), explain
+        close = self._ambiguous(q, cands) if not state.turns else []
+        if close:
+            explain["reason"] = "several procedures fit about equally and the question says nothing that tells them apart"
+            return ("clarify", [cands[0], *close]), explain
         explain["reason"] = f"best candidate {cands[0].key} with confidence {top_conf:.2f}"
         facets = q.facets or (state.facets if _CONTINUES.search(fold(message)) else [])
         return ("answer", ([cands[0]], facets, None)), explain
@@ -172,13 +175,13 @@ class Assistant:
         """For a question in parts about different procedures ("khai sinh cần gì, còn kết hôn mất bao
         nhiêu tiền?"), each part's procedure and what it asks; empty unless every part names its
         procedure (most of its words are in the name) with confidence, and the procedures differ."""
-        parts = intents(message)
+        parts = intents(self.retriever.unglue(message))
         if len(parts) < 2:
             return []
         found: list[tuple[Candidate, list[str]]] = []
         for part in parts[:MAX_PROCEDURES + 1]:
             ranked = self.retriever.rank(self.retriever.features(part.text, audience), k=3)
-            if not ranked or confidence(ranked[0]) < REFUSE_BELOW:
+            if not ranked or not covers(ranked[0]):
                 return []
             top = ranked[0]
             named = set(fold(top.title).split()) | {w for t in analyse(part.text).terms for w in fold(t).split()}
@@ -189,23 +192,39 @@ class Assistant:
         return found[:MAX_PROCEDURES] if len(found) > 1 else []
 
     @staticmethod
-    def _ambiguous(q: Query, cands: list[Candidate]) -> bool:
-        """The question names none of the top procedures fully, and sibling procedures match it equally."""
+    def _ambiguous(q: Query, cands: list[Candidate]) -> list[Candidate]:
+        """The variants of the best procedure that fit about as well, when the question says none of
+        the words that tell them apart: a short question naming only a topic ('hỏi về giám hộ'), or
+        one that says the whole shared head of both names ('công nhận hộ nghèo' fits 'thường xuyên'
+        and 'định kỳ'; then the plain procedure the others add words to is answered)."""
         top = cands[0]
-        if q.facets or top.signals.get("coverage", 0.0) >= 1.0:
-            return False  # a question about a facet gets the everyday reading, not a question back
-        if len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
-            return False  # a long question says more than its words in the names: answer it
-        same = [c for c in cands[1:4] if top.score - c.score < CLARIFY_MARGIN and _siblings(top, c)
-                and abs(c.signals.get("asked_covered", 0.0) - top.signals.get("asked_covered", 0.0)) < 1e-6]
-        return bool(same)
+        whole = top.signals.get("head", 0.0) >= 0.99 and cands[1].signals.get("head", 0.0) >= 0.99
+        if not whole:  # unless the question says the whole shared head of both names:
+            if q.facets or top.signals.get("coverage", 0.0) >= 1.0:
+                return []  # a question about a facet gets the everyday reading, not a question back
+            if len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
+                return []  # a long question says more than its words in the names: answer it
+        said = set(re.findall(r"\w+", f"{q.folded} {' '.join(fold(t) for t in q.terms)}"))
+        close = []
+        for c in cands[1:4]:
+            if top.score - c.score >= CLARIFY_MARGIN or not _siblings(top, c) or \
+                    abs(c.signals.get("asked_covered", 0.0) - top.signals.get("asked_covered", 0.0)) > 1e-6:
+                continue
+            mine, theirs = _name_words(top.title) - _name_words(c.title), _name_words(c.title) - _name_words(top.title)
+            if (mine | theirs) & said:
+                continue  # the question tells them apart
+            if whole and (not mine or not theirs):
+                continue  # with a facet asked, the plain procedure is the everyday reading
 
-    def _follow_up(self, q: Query, state: SessionState, top_conf: float, audience: str) -> Candidate | None:
+            close.append(c)
+        return close
+
+    def _follow_up(self, q: Query, state: SessionState, covered: bool, audience: str) -> Candidate | None:
         """A question that names no procedure of its own continues the session's procedure."""
         if not state.procedures:
             return None
         content = [w for w in q.routing.split() if len(w) > 1 and w.isalpha()]
-        if len(content) <= 1 or top_conf < REFUSE_BELOW:
+        if len(content) <= 1 or not covered:
             return self.retriever.candidate(state.procedures[0], audience)
         return None
 
@@ -294,6 +313,13 @@ def _pieces(text: str, size: int = 24) -> Iterator[str]:
             buf = ""
     if buf:
         yield buf
+
+
+def _name_words(title: str) -> set[str]:
+    return {w for w in re.findall(r"\w+", fold(title)) if w not in _NAME_NOISE}
+
+
+_NAME_NOISE = frozenset("thu tuc".split())
 
 
 def _siblings(a: Candidate, b: Candidate) -> bool:

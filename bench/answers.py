@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import REFUSE_BELOW
+from assistant.answer import HEAD_BELOW, REFUSE_BELOW
 from assistant.service import Assistant
 from assistant.settings import Settings
 from eval.gold import apply_corrections, load_gold
@@ -39,22 +39,27 @@ class Explaining:
 
 
 def sweep(records: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> list[str]:
-    """Refuse precision/recall if the threshold were each value (turns decided by confidence)."""
+    """Refuse precision/recall if the thresholds were each pair of values (turns decided by
+    retrieval: not follow-ups, picks or small talk)."""
     rows = []
-    for theta in (0.30, 0.35, 0.40, 0.42, 0.45, 0.50, 0.55, 0.60):
-        tp = fp = fn = 0
-        for rec, why in zip(records, reasons):
-            cands = why.get("candidates") or []
-            if not cands or "follow-up" in why.get("reason", "") or "option" in why.get("reason", ""):
-                continue
-            refuse = cands[0]["confidence"] < theta
-            expected = rec["expected"]["expected_behavior"] == "refuse"
-            tp += refuse and expected
-            fp += refuse and not expected
-            fn += expected and not refuse
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        rows.append(f"  threshold {theta:.2f}: refuse precision {p:.3f} recall {r:.3f} (false refusals {fp})")
+    for head in (0.0, 0.2, 0.3, 0.4):
+        for theta in (0.30, 0.35, 0.40, 0.42, 0.45, 0.50, 0.55, 0.60):
+            tp = fp = fn = 0
+            for rec, why in zip(records, reasons):
+                cands = why.get("candidates") or []
+                if not cands or "follow-up" in why.get("reason", "") or "option" in why.get("reason", "") \
+                        or "several procedures" in why.get("reason", ""):
+                    continue
+                top = cands[0]
+                refuse = top["confidence"] < theta or top["signals"].get("head", 1.0) < head
+                expected = rec["expected"]["expected_behavior"] == "refuse"
+                tp += refuse and expected
+                fp += refuse and not expected
+                fn += expected and not refuse
+            p = tp / (tp + fp) if tp + fp else 0.0
+            r = tp / (tp + fn) if tp + fn else 0.0
+            rows.append(f"  head {head:.1f} confidence {theta:.2f}: refuse precision {p:.3f} recall {r:.3f} "
+                        f"(false refusals {fp})")
     return rows
 
 
@@ -84,7 +89,7 @@ def main() -> None:
     for k in KEYS:
         v = m.get(k)
         print(f"  {k:24s} {v:.3f}" if isinstance(v, float) else f"  {k:24s} {v}")
-    print(f"refuse threshold now {REFUSE_BELOW}; trade-off:")
+    print(f"refuse now below confidence {REFUSE_BELOW} or head coverage {HEAD_BELOW}; trade-off:")
     print("\n".join(sweep(records, reasons)))
     print("confusion (expected -> got):", json.dumps(compute(records)["confusion"]))
     if args.out:
