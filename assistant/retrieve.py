@@ -226,7 +226,7 @@ class Retriever:
                                                    signals=dict(f.table[sid]), procedure=proc.procedure)
                 cand.hits.extend(hits)
                 cand.source_ids.append(sid)
-        ranked = sorted(by_key.values(), key=lambda c: -c.score)
+        ranked = _plain_first(f.query, sorted(by_key.values(), key=lambda c: -c.score))
         for cand in ranked[:3]:  # for the answer's confidence (they did not help ranking on dev)
             cand.signals["salient"] = self.salient_coverage(f.query, cand)
             cand.signals["head"] = self.head_coverage(f.query, cand)
@@ -243,7 +243,7 @@ class Retriever:
         words = [w for w in dict.fromkeys(head.split()) if w.isalpha()][:10]
         if not words:
             return 1.0
-        said = set(re.findall(r"\w+", f"{q.folded} {' '.join(fold(t) for t in q.terms)}"))
+        said = said_words(q)
         n = len(self.title_words) + 1
         idf = {w: math.log(n / (self.title_df.get(w, 0) + 0.5)) for w in words}
         return sum(idf[w] for w in words if w in said) / sum(idf.values())
@@ -276,6 +276,37 @@ class Retriever:
 
 
 _HEAD_END = re.compile(r"[(,;]")
+# A variant this close to the best is put first when it is the plain procedure the best adds words to.
+PLAIN_MARGIN = 0.15
+_NAME_NOISE = frozenset(("thu", "tuc"))
+
+
+def name_words(title: str) -> set[str]:
+    """The folded words of a procedure's name, without 'thủ tục'."""
+    return {w for w in re.findall(r"\w+", fold(title)) if w not in _NAME_NOISE}
+
+
+def said_words(q: Query) -> set[str]:
+    """The folded words a question says, with the lexicon's official terms for its everyday words."""
+    return set(re.findall(r"\w+", f"{q.folded} {' '.join(fold(t) for t in q.terms)}"))
+
+
+def _plain_first(q: Query, ranked: list[Candidate]) -> list[Candidate]:
+    """'khai tử lệ phí bao nhiêu' means 'Đăng ký khai tử', not 'Đăng ký lại khai tử' or '… có yếu tố
+    nước ngoài': among close variants, the one whose name the best one's contains comes first when
+    the question says none of the words the best one adds."""
+    if len(ranked) < 2:
+        return ranked
+    top = ranked[0]
+    words, said = name_words(top.title), said_words(q)
+    for i, c in enumerate(ranked[1:4], 1):
+        if top.score - c.score >= PLAIN_MARGIN:
+            break
+        plain = name_words(c.title)
+        if plain and plain < words and not (words - plain) & said:
+            c.score = top.score
+            return [c, *ranked[:i], *ranked[i + 1:]]
+    return ranked
 
 
 def _bigrams(text: str) -> set[str]:

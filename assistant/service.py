@@ -18,9 +18,9 @@ from typing import Any
 from assistant.answer import (CLARIFY_MARGIN, HEAD_BELOW, MAX_PROCEDURES, REFUSE_BELOW, Composed, Composer, confidence,
                               covers, special)
 from assistant.conversations import Conversations, SessionState
-from assistant.query import Query, analyse, intents
+from assistant.query import INTENT_STOPWORDS, Query, analyse, intents
 from assistant.rerank import make_reranker
-from assistant.retrieve import CONVERSATIONAL, Candidate, Retriever
+from assistant.retrieve import CONVERSATIONAL, Candidate, Retriever, name_words, said_words
 from assistant.settings import Settings
 from assistant.store import Store
 from assistant.text import fold
@@ -204,13 +204,13 @@ class Assistant:
                 return []  # a question about a facet gets the everyday reading, not a question back
             if len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
                 return []  # a long question says more than its words in the names: answer it
-        said = set(re.findall(r"\w+", f"{q.folded} {' '.join(fold(t) for t in q.terms)}"))
+        said = said_words(q)
         close = []
         for c in cands[1:4]:
             if top.score - c.score >= CLARIFY_MARGIN or not _siblings(top, c) or \
                     abs(c.signals.get("asked_covered", 0.0) - top.signals.get("asked_covered", 0.0)) > 1e-6:
                 continue
-            mine, theirs = _name_words(top.title) - _name_words(c.title), _name_words(c.title) - _name_words(top.title)
+            mine, theirs = name_words(top.title) - name_words(c.title), name_words(c.title) - name_words(top.title)
             if (mine | theirs) & said:
                 continue  # the question tells them apart
             if whole and (not mine or not theirs):
@@ -223,7 +223,7 @@ class Assistant:
         """A question that names no procedure of its own continues the session's procedure."""
         if not state.procedures:
             return None
-        content = [w for w in q.routing.split() if len(w) > 1 and w.isalpha()]
+        content = [w for w in q.routing.split() if len(w) > 1 and w.isalpha() and w not in INTENT_STOPWORDS]
         if len(content) <= 1 or not covered:
             return self.retriever.candidate(state.procedures[0], audience)
         return None
@@ -313,13 +313,6 @@ def _pieces(text: str, size: int = 24) -> Iterator[str]:
             buf = ""
     if buf:
         yield buf
-
-
-def _name_words(title: str) -> set[str]:
-    return {w for w in re.findall(r"\w+", fold(title)) if w not in _NAME_NOISE}
-
-
-_NAME_NOISE = frozenset("thu tuc".split())
 
 
 def _siblings(a: Candidate, b: Candidate) -> bool:
