@@ -117,13 +117,34 @@ def fee_block(p: dict, today: date, t: dict[str, str]) -> Block | None:
 
 
 def _doc_order(d: dict) -> float:
-    """The application form first, other documents to hand in next, case-specific ones after, notes
-    the portal put in rows last."""
+    """The application form first, other documents to hand in next, a proxy's authorisation after
+    them, case-specific ones after that, notes the portal put in rows last."""
     if (d.get("quantity") or "").startswith("0 bản chính") and "bản sao" not in (d.get("quantity") or ""):
         return 2
     if _NOTE_LIKE.match(d["name"]):
         return 1
-    return 0 if _FORM.match(d["name"]) else 0.5
+    if _FORM.match(d["name"]):
+        return 0
+    return 0.8 if _PROXY.search(d["name"]) else 0.5
+
+
+_PROXY = re.compile(r"(?i)ủy quyền.{0,80}\b(trường hợp|nếu)\b|\b(trường hợp|nếu)\b.{0,40}ủy quyền")
+_INTRO = re.compile(r"(?i)giấy tờ sau\s*:?\s*$")
+
+
+def _join_lead_ins(docs: list[dict]) -> list[dict]:
+    """A row that only introduces the next ones ('Chứng cứ chứng minh quan hệ cha, con … gồm:') is
+    read with the row after it; a row introducing the whole list ('… các giấy tờ sau:') is dropped."""
+    out: list[dict] = []
+    for i, d in enumerate(docs):
+        name = d["name"].rstrip()
+        if name.endswith(":") and (d.get("quantity") or "").startswith("0"):
+            nxt = docs[i + 1] if i + 1 < len(docs) else None
+            if nxt is not None and not _INTRO.search(name) and nxt.get("group") == d.get("group"):
+                docs[i + 1] = {**nxt, "name": f"{name} {nxt['name']}"}
+            continue
+        out.append(d)
+    return out
 
 
 # Words that say nothing about which case or document a question means.
@@ -151,7 +172,7 @@ def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITE
     nộp" / "Hồ sơ … gồm"), else the portal's first case; then what to present, then the other cases
     named. A row the question describes (a note included) comes first and in full. `asked` holds
     the question's folded words in order; cases and rows are matched on pairs of adjacent words."""
-    docs = p.get("documents") or []
+    docs = _join_lead_ins(list(p.get("documents") or []))
     if not docs:
         return None
     order = {id(d): i for i, d in enumerate(docs)}

@@ -95,10 +95,13 @@ class Query:
 
 
 def detect_lang(text: str) -> str:
-    if has_diacritics(text):
-        return "vi"
-    low = text.lower()
+    """'en' or 'vi'. An English question may quote a Vietnamese name ('my first chip ID card (thẻ
+    căn cước)') or carry an accent ('fiancé'): with diacritics it is English only when English
+    words clearly outnumber Vietnamese ones."""
+    low = fold(text) if has_diacritics(text) else text.lower()
     en, vi = len(_EN_WORDS.findall(low)), len(_VI_WORDS.findall(low))
+    if has_diacritics(text):
+        return "en" if en >= 4 and en > 2 * vi else "vi"
     return "en" if en > vi else "vi"
 
 

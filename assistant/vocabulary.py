@@ -2,16 +2,16 @@
 
 `restore` puts diacritics back on a folded question from the accented bigrams and syllables of the
 procedure names (the dense embedder reads 'dang ky khai sinh' poorly, 'đăng ký khai sinh' well);
-`unglue` splits 'dangkykhaisinh' into known syllables.
+`unglue` splits 'dangkykhaisinh' into known syllables and mends a one-slip typo of a syllable the
+names do not have ('khia' -> 'khai', 'tow' -> 'to').
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass, field
 
 from assistant.text import ABBREVIATIONS, fold_word, words
 
@@ -23,6 +23,7 @@ class Vocabulary:
     bigrams: dict[tuple[str, str], tuple[str, str]]
     unigrams: dict[str, str]
     syllables: set[str]
+    counts: dict[str, int] = field(default_factory=dict)  # how often each folded syllable occurs
 
     @classmethod
     def build(cls, texts: Iterable[str]) -> "Vocabulary":
@@ -47,6 +48,7 @@ class Vocabulary:
             unigrams={k: v[0] for k, v in best_uni.items()},
             # abbreviations count as syllables so 'dkhokinhdoanh' splits into 'dk ho kinh doanh'
             syllables={k for k in best_uni if k.isalpha()} | {k for k in ABBREVIATIONS if k.isalpha() and len(k) > 1},
+            counts=dict(Counter(fold_word(w) for w in uni.elements())),
         )
 
     def restore(self, folded: str) -> str:
@@ -71,9 +73,24 @@ class Vocabulary:
         def sub(m: re.Match[str]) -> str:
             word = m.group(0)
             folded = fold_word(word)
-            return self._split(folded) if len(folded) >= 5 and folded not in self.syllables else word
+            if folded in self.syllables or not folded.isalpha():
+                return word
+            split = self._split(folded) if len(folded) >= 5 else folded
+            return split if split != folded else self._mend(folded) or word
 
         return _WORD.sub(sub, text)
+
+    def _mend(self, token: str) -> str | None:
+        """The syllable a 3- to 5-letter token is one slip from: two letters swapped, else one letter
+        too many; the most frequent one in the names."""
+        if not 3 <= len(token) <= 5:
+            return None
+        for options in ([token[:i] + token[i + 1] + token[i] + token[i + 2:] for i in range(len(token) - 1)],
+                        [token[:i] + token[i + 1:] for i in range(len(token))]):
+            known = [w for w in options if w in self.counts and len(w) >= 2]
+            if known:
+                return max(known, key=lambda w: self.counts[w])
+        return None
 
     def _split(self, token: str) -> str:
         """Fewest known syllables covering the token, the ones that pair into known bigrams first
