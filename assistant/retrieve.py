@@ -226,10 +226,12 @@ class Retriever:
                                                    signals=dict(f.table[sid]), procedure=proc.procedure)
                 cand.hits.extend(hits)
                 cand.source_ids.append(sid)
-        ranked = _plain_first(f.query, sorted(by_key.values(), key=lambda c: -c.score))
-        for cand in ranked[:3]:  # for the answer's confidence (they did not help ranking on dev)
-            cand.signals["salient"] = self.salient_coverage(f.query, cand)
+        ranked = sorted(by_key.values(), key=lambda c: -c.score)
+        for cand in ranked[:4]:
             cand.signals["head"] = self.head_coverage(f.query, cand)
+        ranked = _plain_first(f.query, _named_first(ranked))
+        for cand in ranked[:3]:  # for the answer's confidence (it did not help ranking on dev)
+            cand.signals["salient"] = self.salient_coverage(f.query, cand)
         if self.reranker is not None and ranked:
             ranked = self._rerank(f.query.text, ranked)
         return ranked[:k]
@@ -291,6 +293,22 @@ def said_words(q: Query) -> set[str]:
     return set(re.findall(r"\w+", f"{q.folded} {' '.join(fold(t) for t in q.terms)}"))
 
 
+def _named_first(ranked: list[Candidate]) -> list[Candidate]:
+    """'chứng thực bản sao từ bản chính' names the head of 'Chứng thực bản sao từ bản chính giấy tờ,
+    …' word for word: a close candidate whose whole head the question says comes before a best one
+    whose head it says only in part."""
+    if len(ranked) < 2 or ranked[0].signals.get("head", 0.0) >= 0.9:
+        return ranked
+    top = ranked[0]
+    for i, c in enumerate(ranked[1:4], 1):
+        if top.score - c.score >= PLAIN_MARGIN:
+            break
+        if c.signals.get("head", 0.0) >= 0.99:
+            c.score = top.score
+            return [c, *ranked[:i], *ranked[i + 1:]]
+    return ranked
+
+
 def _plain_first(q: Query, ranked: list[Candidate]) -> list[Candidate]:
     """'khai tử lệ phí bao nhiêu' means 'Đăng ký khai tử', not 'Đăng ký lại khai tử' or '… có yếu tố
     nước ngoài': among close variants, the one whose name the best one's contains comes first when
@@ -303,7 +321,7 @@ def _plain_first(q: Query, ranked: list[Candidate]) -> list[Candidate]:
         if top.score - c.score >= PLAIN_MARGIN:
             break
         plain = name_words(c.title)
-        if plain and plain < words and not (words - plain) & said:
+        if plain and plain < words and not (words - plain - CONVERSATIONAL) & said:
             c.score = top.score
             return [c, *ranked[:i], *ranked[i + 1:]]
     return ranked
