@@ -294,9 +294,9 @@ def said_words(q: Query) -> set[str]:
 
 
 def _named_first(ranked: list[Candidate]) -> list[Candidate]:
-    """'chứng thực bản sao từ bản chính' names the head of 'Chứng thực bản sao từ bản chính giấy tờ,
-    …' word for word: a close candidate whose whole head the question says comes before a best one
-    whose head it says only in part."""
+    """A question saying the whole head of a name ('… bản sao từ bản chính giấy tờ' for 'Chứng thực
+    bản sao từ bản chính giấy tờ, văn bản …') means that procedure: a close candidate whose whole
+    head the question says comes before a best one whose head it says only in part."""
     if len(ranked) < 2 or ranked[0].signals.get("head", 0.0) >= 0.9:
         return ranked
     top = ranked[0]
@@ -310,9 +310,9 @@ def _named_first(ranked: list[Candidate]) -> list[Candidate]:
 
 
 def _plain_first(q: Query, ranked: list[Candidate]) -> list[Candidate]:
-    """'khai tử lệ phí bao nhiêu' means 'Đăng ký khai tử', not 'Đăng ký lại khai tử' or '… có yếu tố
-    nước ngoài': among close variants, the one whose name the best one's contains comes first when
-    the question says none of the words the best one adds."""
+    """A question about the fee of 'khai tử' means 'Đăng ký khai tử', not 'Đăng ký lại khai tử' or
+    '… có yếu tố nước ngoài': among close variants, the one whose name the best one's contains
+    comes first when the question says none of the words the best one adds."""
     if len(ranked) < 2:
         return ranked
     top = ranked[0]
