@@ -229,7 +229,9 @@ class Retriever:
         ranked = sorted(by_key.values(), key=lambda c: -c.score)
         for cand in ranked[:4]:
             cand.signals["head"] = self.head_coverage(f.query, cand)
-        ranked = _plain_first(f.query, _named_first(ranked))
+        if f.query.lang == "vi":  # an English question says a name only through the lexicon's terms
+            ranked = _named_first(ranked)
+        ranked = _plain_first(f.query, ranked)
         for cand in ranked[:3]:  # for the answer's confidence (it did not help ranking on dev)
             cand.signals["salient"] = self.salient_coverage(f.query, cand)
         if self.reranker is not None and ranked:
