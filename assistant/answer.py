@@ -119,7 +119,10 @@ class Composer:
         local = self._local_place(cand, handbooks, "place" in (facets or ["place"]), lang, out)
         lines = [f"**{clip(cand.title, 140)}** ({cand.key})"]
         chunks = self.retriever.section_chunks(record.source_id)
-        asked = tuple(_WORDS.findall(f"{q.folded} {case_words(q.folded)}"))
+        situation = case_words(q.folded)
+        asked = tuple(_WORDS.findall(f"{q.folded} {situation}"))
+        if situation and facets and "documents" not in facets and set(facets) <= {"conditions", "steps"}:
+            facets = ["documents", *facets]  # "nhà thuê thì … được không?": which papers that case needs
         for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local, asked, crowd):
             chunk = _chunk_for(block, chunks)
             n = self._cite(out, record, chunk, block, cand.key) if chunk else None

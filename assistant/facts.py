@@ -19,7 +19,7 @@ from assistant.text import fold
 ITEM_CHARS = 150
 # How much of each list an answer shows, by how many facets it answers (answers stay short: p95 ≤ 900).
 BUDGETS = {1: {"docs": 5, "steps": 4, "legal": 3, "chars": 85},
-           2: {"docs": 4, "steps": 3, "legal": 2, "chars": 100},
+           2: {"docs": 4, "steps": 3, "legal": 2, "chars": 90},
            3: {"docs": 3, "steps": 2, "legal": 2, "chars": 75}}
 _MONEY = re.compile(r"(?i)(đồng|\bđ\b|vnđ|usd|phí|miễn|%|\d\.\d{3})")
 _FILE = re.compile(r"(?i)\.(docx?|pdf|xlsx?|rtf)\s*$")  # a template's file name says nothing to a citizen
@@ -286,6 +286,7 @@ def _legal_rank(x: dict, fee: bool = False) -> int:
 
 
 _FEE_LAW = re.compile(r"\b(le phi|phi)\b")
+_DECISION = re.compile(r"\bquyet dinh (cong bo|so)\b")
 
 
 def legal_block(p: dict, t: dict[str, str], limit: int, chars: int, fee: bool, alone: bool) -> Block | None:
@@ -370,7 +371,8 @@ def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict
         "fee": lambda: fee_block(p, today, t),
         "place": lambda: place_block(p, offices, t, local_place),
         "conditions": lambda: text_block("conditions", t["conditions"], p.get("conditions"), b["chars"] * 3),
-        "legal_basis": lambda: legal_block(p, t, b["legal"], b["chars"], "fee" in asked, asked == ["legal_basis"]),
+        "legal_basis": lambda: legal_block(p, t, b["legal"], b["chars"], "fee" in asked,
+                                               asked == ["legal_basis"] or _DECISION.search(" ".join(words)) is not None),
         "steps": lambda: list_block("steps", t["steps"], p.get("steps") or [], b["steps"], t["more_steps"], True,
                                     b["chars"]),
         "result": lambda: list_block("result", t["result"], p.get("results") or [], 3, t["more_legal"], False,

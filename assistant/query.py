@@ -118,8 +118,11 @@ def analyse(question: str) -> Query:
         if phrase.split():
             negated.append(" ".join(phrase.split()))
     facets = [f for f, rx in _FACET_RE.items() if rx.search(folded)]
-    if "steps" in facets and len(facets) > 1 and not _FACET_RE["steps"].search(_GENERIC_STEPS.sub(" ", folded)):
+    generic = "steps" in facets and not _FACET_RE["steps"].search(_GENERIC_STEPS.sub(" ", folded))
+    if generic and len(facets) > 1:
         facets.remove("steps")
+    elif generic:  # "… thì làm sao?": what to bring, and what to do
+        facets.insert(0, "documents")
     routing = folded
     routing = _NEGATION.sub(" ", routing)
     for rx in _FACET_RE.values():
