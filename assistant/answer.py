@@ -232,10 +232,20 @@ def _quote(text: str, needles: list[str]) -> str:
         sep = "" if k == 0 else (" " if i == picked[k - 1] + 1 else " … ")
         if len(out) + len(sep) + len(body[i]) > 300:
             if not out:
-                out = body[i][:300].rsplit(" ", 1)[0]
+                out = _window(body[i], needles)
             break
         out += sep + body[i]
     return out
+
+
+def _window(line: str, needles: list[str], size: int = 300) -> str:
+    """About `size` characters of a long source line, around the first needle it holds, cut at
+    spaces and elided with "…" where it does not start or end the line."""
+    at = min((line.find(n) for n in needles if n and n in line), default=0)
+    start = 0 if at < size // 3 else line.rfind(" ", 0, at - size // 3) + 1
+    end = start + size
+    piece = line[start:end] if end >= len(line) else line[start:end].rsplit(" ", 1)[0]
+    return ("… " if start else "") + piece + (" …" if start + len(piece) < len(line) else "")
 
 
 def _dmy(iso: str) -> str:

@@ -158,7 +158,7 @@ _INTENT_BREAK = re.compile(r"(?i)\s*[;?,]\s*|\.\s+|\s+(?=(?:còn|ngoài ra)\s)|\
 INTENT_STOPWORDS = frozenset(
     "t tui toi minh em ad oi a ah u uh muon nen neu thi ma nhung voi hay hoac hoi giup duoc khong ko k co da dang "
     "vua roi nua nay kia ay nhe nhi vay z sao gi nao dau bao lau nhieu bn xong luon chua con ngoai ra va cho biet "
-    "xin can lam giai quyet hien nop ho so thu tuc ngay tien cac buoc hinh thuc nhung mang theo the "
+    "xin can lam giai quyet hien nop thu tuc ngay tien cac buoc hinh thuc nhung mang theo the "
     "gom lien he so dien thoai nhanh khac nhau giong cai hai nay hoi user turn cau mat het ton la".split())
 
 

@@ -67,6 +67,41 @@ def test_a_time_limited_fee_is_shown_only_while_valid(service_settings: Settings
     assert "50 Việt Nam Đồng" in answers["2026-11-24"]["answer"]
 
 
+def test_a_question_about_several_procedures_answers_each_part(assistant: Assistant) -> None:
+    out = assistant.chat("Đăng ký tạm vắng cần giấy tờ gì, còn tách hộ thì mất bao lâu?")
+    codes = list(dict.fromkeys(c["procedure_code"] for c in out["citations"]))
+    assert codes == ["1.003677", "1.010038"]
+    absence, split = out["answer"].split("**Tách hộ**")
+    assert "Đề nghị khai báo tạm vắng" in absence and "Thời hạn" not in absence
+    assert "5 Ngày làm việc" in split and "Hồ sơ cần chuẩn bị" not in split
+    assert every_marker_resolves(out)
+
+
+def test_documents_for_the_case_the_question_describes(assistant: Assistant) -> None:
+    lodging = assistant.chat("Tôi ở nhờ nhà người thân, đăng ký thường trú cần giấy tờ gì?")
+    assert {c["procedure_code"] for c in lodging["citations"]} == {"1.004222"}  # the situation is no second question
+    assert "do thuê, mượn, ở nhờ:" in lodging["answer"]
+    assert "cho thuê, cho mượn, cho ở nhờ" in lodging["answer"]
+    owner = assistant.chat("đăng ký thường trú thì chuẩn bị những giấy tờ nào")
+    assert "thuộc quyền sở hữu của mình:" in owner["answer"] and "Tờ khai thay đổi thông tin cư trú" in owner["answer"]
+
+
+def test_a_time_the_table_lacks_is_quoted_from_the_steps(assistant: Assistant) -> None:
+    out = assistant.chat("Đăng ký thành lập hộ kinh doanh mất bao lâu?")
+    assert first_code(out) == "1.001612"
+    line = next(ln for ln in out["answer"].splitlines() if "03 ngày làm việc" in ln)
+    n = int(re.search(r"\[(\d+)\]", line).group(1))
+    cited = next(c for c in out["citations"] if c["n"] == n)
+    assert cited["section"] == "Trình tự thực hiện" and "03 ngày làm việc" in cited["quote"]
+
+
+def test_legal_basis_puts_the_fee_circular_first_when_the_fee_is_asked(assistant: Assistant) -> None:
+    out = assistant.chat("Lệ phí đăng ký thường trú bao nhiêu, theo văn bản nào?")
+    legal = out["answer"].split("Căn cứ pháp lý")[1]
+    assert "75/2022/TT-BTC" in legal.splitlines()[1]  # the circular on residence fees leads
+    assert "68/2020/QH14" in legal  # the law is still named, by its number
+
+
 def test_vague_question_gets_a_clarify_and_the_pick_is_answered(assistant: Assistant) -> None:
     out = assistant.chat("Cho tôi hỏi về giám hộ")
     assert out["behavior"] == "clarify" and 2 <= len(out["options"]) <= 4
