@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from assistant.lexicon import case_words
 from assistant.facts import Block, blocks_for, clip, template
+from assistant.lexicon import case_words
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, facet_of_heading
 from assistant.retrieve import Candidate, Retriever

@@ -207,7 +207,8 @@ def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITE
             lines.append(f"- {clip(d['name'], 160 if d is spot else chars)}" + (f" ({extra})" if extra else ""))
             needles.append(clip(d["name"], 60).rstrip("…"))
 
-    lead = sorted((d for d in real if d.get("group") in main and d is not spot), key=lambda d: (_doc_order(d), order[id(d)]))
+    lead = sorted((d for d in real if d.get("group") in main and d is not spot),
+                  key=lambda d: (_doc_order(d), order[id(d)]))
     if spot is not None:
         lead.insert(0, spot)
     if main[0] in cases and len(groups) > 1:  # "Giấy tờ phải nộp" says what the block heading says
@@ -291,9 +292,11 @@ _DECISION = re.compile(r"\bquyet dinh (cong bo|so)\b")
 
 def legal_block(p: dict, t: dict[str, str], limit: int, chars: int, fee: bool, alone: bool) -> Block | None:
     """The first documents by name, the others by number (fewer when other facets are asked too),
-    then, when the legal basis is all that was asked, the decision that published the procedure."""
+    then, when the legal basis is all that was asked or the question names the decision, the
+    decision that published the procedure."""
     ordered = sorted(p.get("legal_basis") or [], key=lambda x: _legal_rank(x, fee))
-    named = [f"- {clip(x['title'], chars)}" + (f" ({x['number']})" if x.get("number") and x["number"] not in x["title"] else "")
+    named = [f"- {clip(x['title'], chars)}"
+             + (f" ({x['number']})" if x.get("number") and x["number"] not in x["title"] else "")
              for x in ordered[:limit]]
     rest = list(dict.fromkeys(x["number"] for x in ordered[limit:] if x.get("number")))
     lines = named
@@ -306,10 +309,12 @@ def legal_block(p: dict, t: dict[str, str], limit: int, chars: int, fee: bool, a
     return Block("legal_basis", t["legal_basis"], lines, needles) if lines else None
 
 
+# "… trong thời hạn 03 ngày làm việc kể từ …": up to six words before, the number, the unit, a little after.
 _TIME_IN_STEPS = re.compile(
-    r"(?i)(?<!\S)(?:[^.;:\s]+\s+){0,6}(?:thời hạn|trong vòng|trong)\s+(?:tối đa\s+|không quá\s+)?(\d{1,3})\s*(?:\([^)]{0,20}\)\s*)?"
-    r"(ngày làm việc|ngày|giờ làm việc|giờ|tháng)\b[^.;]{0,50}")
-_AUTHORITY = re.compile(r"(?i)\b(?:chủ tịch )?(?:ủy ban nhân dân|ubnd|công an|cơ quan đăng ký kinh doanh|cơ quan đăng ký hộ tịch)\s+cấp\s+(?:xã|huyện|tỉnh)")
+    r"(?i)(?<!\S)(?:[^.;:\s]+\s+){0,6}(?:thời hạn|trong vòng|trong)\s+(?:tối đa\s+|không quá\s+)?"
+    r"(\d{1,3})\s*(?:\([^)]{0,20}\)\s*)?(ngày làm việc|ngày|giờ làm việc|giờ|tháng)\b[^.;]{0,50}")
+_AUTHORITY = re.compile(r"(?i)\b(?:chủ tịch )?(?:ủy ban nhân dân|ubnd|công an|cơ quan đăng ký kinh doanh|"
+                        r"cơ quan đăng ký hộ tịch)\s+cấp\s+(?:xã|huyện|tỉnh)")
 
 
 def steps_blocks(p: dict, asked: list[str], t: dict[str, str], place_lines: list[str]) -> list[Block]:
@@ -322,7 +327,8 @@ def steps_blocks(p: dict, asked: list[str], t: dict[str, str], place_lines: list
         said: dict[tuple[str, str], str] = {}
         for step in steps:
             for m in _TIME_IN_STEPS.finditer(step):
-                text = m.group(0) if m.end() == len(step) or not step[m.end()].isalnum() else m.group(0).rsplit(" ", 1)[0]
+                whole = m.end() == len(step) or not step[m.end()].isalnum()
+                text = m.group(0) if whole else m.group(0).rsplit(" ", 1)[0]  # no half word at the end
                 said.setdefault((m.group(1).lstrip("0"), m.group(2).lower()), clip(text.strip(" ,"), 150))
         if said:
             lines = [f"«…{x}»" for x in list(said.values())[:2]]
@@ -371,8 +377,8 @@ def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict
         "fee": lambda: fee_block(p, today, t),
         "place": lambda: place_block(p, offices, t, local_place),
         "conditions": lambda: text_block("conditions", t["conditions"], p.get("conditions"), b["chars"] * 3),
-        "legal_basis": lambda: legal_block(p, t, b["legal"], b["chars"], "fee" in asked,
-                                               asked == ["legal_basis"] or _DECISION.search(" ".join(words)) is not None),
+        "legal_basis": lambda: legal_block(p, t, b["legal"], b["chars"], fee="fee" in asked,
+                                           alone=asked == ["legal_basis"] or bool(_DECISION.search(" ".join(words)))),
         "steps": lambda: list_block("steps", t["steps"], p.get("steps") or [], b["steps"], t["more_steps"], True,
                                     b["chars"]),
         "result": lambda: list_block("result", t["result"], p.get("results") or [], 3, t["more_legal"], False,

@@ -197,6 +197,8 @@ class Assistant:
         the words that tell them apart: a short question naming only a topic ('hỏi về giám hộ'), or
         one that says the whole shared head of both names ('công nhận hộ nghèo' fits 'thường xuyên'
         and 'định kỳ'; then the plain procedure the others add words to is answered)."""
+        if len(cands) < 2:
+            return []
         top = cands[0]
         whole = top.signals.get("head", 0.0) >= 0.99 and cands[1].signals.get("head", 0.0) >= 0.99
         if not whole:  # unless the question says the whole shared head of both names:
@@ -215,7 +217,6 @@ class Assistant:
                 continue  # the question tells them apart
             if whole and (not mine or not theirs):
                 continue  # with a facet asked, the plain procedure is the everyday reading
-
             close.append(c)
         return close
 
