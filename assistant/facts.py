@@ -277,8 +277,8 @@ def office_for(level: str, offices: dict[str, dict]) -> dict | None:
 def _legal_rank(x: dict, fee: bool = False) -> int:
     """The law first, then decrees, then circulars and the rest (the portal lists them in any order),
     by the document's number when it has one; when the fee is asked too, the documents about fees lead."""
-    if fee and _FEE_LAW.search(fold(x["title"])):
-        return -1
+    if fee and (_FEE_LAW.search(fold(x["title"])) or (x.get("number") or "").endswith("/TT-BTC")):
+        return -1  # fees are set in the Ministry of Finance's circulars
     ref = x.get("number") or x["title"]
     for rank, rx in enumerate(_LEGAL_ORDER):
         if rx.search(ref):
