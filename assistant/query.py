@@ -44,11 +44,12 @@ FACET_PATTERNS: dict[str, list[str]] = {
 _GENERIC_STEPS = re.compile(r"\b((the|nhu the) nao|ra sao|lam sao)\b")
 _FACET_RE = {f: re.compile(r"\b(?:" + "|".join(p) + r")\b") for f, p in FACET_PATTERNS.items()}
 
-# Words that carry no procedure meaning: greetings, forms of address, question words (folded).
+# Words that carry no procedure meaning: greetings, forms of address, question words (folded);
+# "bạn" and "sao" are fillers, "bản sao" (a copy) is not.
 FILLER = re.compile(
-    r"\b(ad|admin|ban|oi|cho (em|minh|toi|chau|anh|chi|tui|to) hoi|(em|minh|toi|tui) (muon|can) hoi|xin hoi|"
+    r"\b(ad|admin|ban(?! sao)|oi|cho (em|minh|toi|chau|anh|chi|tui|to) hoi|(em|minh|toi|tui) (muon|can) hoi|xin hoi|"
     r"cam on|a|ạ|nhe|nha|nhi|vay|the|thi|la|gi|nao|khong|ha|hả|a ha|turn \d+|user|please|thanks|"
-    r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|sao|di|ma|roi|giup|voi|"
+    r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|(?<!ban )sao|di|ma|roi|giup|voi|"
     r"hi|hello|could|would|you|tell|me|i|my|we|the|a|an|do|does|is|are|what|of|for|to|in|on)\b"
 )
 _NOISE = re.compile(r"^\s*(turn \d+\s*:|\[user\]|user:|>+)\s*", re.I)

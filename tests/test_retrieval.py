@@ -94,6 +94,7 @@ def test_normalisation_of_citizen_text() -> None:
     assert analyse("lam cccd bao lau").lang == "vi"
     assert analyse("What documents do I need for my chip ID card (thẻ căn cước)?").lang == "en"
     assert analyse("Thẻ căn cước làm ở đâu?").lang == "vi"
+    assert analyse("Còn chứng thực bản sao thì sao bạn?").routing == "con chung thuc ban sao"  # a copy, not 'you'
 
 
 def test_a_question_in_parts_is_split_by_procedure() -> None:
