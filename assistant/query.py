@@ -106,7 +106,28 @@ def detect_lang(text: str) -> str:
     return "en" if en > vi else "vi"
 
 
-def analyse(question: str) -> Query:
+def is_filler(word: str) -> bool:
+    return FILLER.fullmatch(word) is not None
+
+
+def _strip_fillers(text: str, keep: frozenset[tuple[str, str]]) -> str:
+    """The text without filler words, except where a filler word is half of a pair in `keep` ('di
+    chúc', 'lần đầu', 'thẻ căn cước', 'nhà ở' keep 'di', 'đầu', 'thẻ', 'nhà')."""
+    toks, joined, i = text.split(), [], 0
+    while i < len(toks):
+        if i + 1 < len(toks) and (toks[i], toks[i + 1]) in keep:
+            joined.append(f"{toks[i]}_{toks[i + 1]}")
+            i += 2
+        else:
+            joined.append(toks[i])
+            i += 1
+    return " ".join(FILLER.sub(" ", " ".join(joined)).split()).replace("_", " ")
+
+
+def analyse(question: str, keep: frozenset[tuple[str, str]] = frozenset()) -> Query:
+    """The question normalised: language, facets asked, the words that name the procedure
+    (`routing`: facet words and fillers removed, except fillers inside a pair in `keep`), official
+    terms for everyday words, what it rules out."""
     text = _NOISE.sub("", question.strip())
     expanded = expand_abbreviations(text)
     folded = fold(re.sub(r"[“”\"']", " ", expanded))
@@ -128,7 +149,7 @@ def analyse(question: str) -> Query:
     routing = _NEGATION.sub(" ", routing)
     for rx in _FACET_RE.values():
         routing = rx.sub(" ", routing)
-    routing = " ".join(FILLER.sub(" ", re.sub(r"[^\w\s]", " ", routing)).split())
+    routing = _strip_fillers(re.sub(r"[^\w\s]", " ", routing), keep)
     levels = {name for name, rx in LEVEL_WORDS.items() if rx.search(folded)}
     return Query(text=text, expanded=expanded, folded=folded, lang=lang, facets=facets,
                  routing=routing, diacritics=has_diacritics(text), levels=levels,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.manifest import Chunk, SourceRecord
-from assistant.query import Query, analyse, detect_lang
+from assistant.query import Query, analyse, detect_lang, is_filler
 from assistant.rerank import Reranker
 from assistant.store import Store
 from assistant.text import fold, lexical_tokens
@@ -97,6 +97,8 @@ class Retriever:
         self.chunk_ids, self.title_ids = lex["chunks"].ids, lex["titles"].ids
         self._lex = lex
         self.vocab = Vocabulary.build(s.title for s in self.sources.values())
+        # pairs in the names with a filler word in them ('di chúc', 'lần đầu'): kept whole in routing
+        self.keep = frozenset(pair for pair in self.vocab.bigrams if is_filler(pair[0]) != is_filler(pair[1]))
         self.words_of = {sid: frozenset(fold(" ".join([self.sources[sid].title, *(c.text for c in chunks)])).split())
                          for sid, chunks in self.by_source.items()}
         self.df = Counter(w for ws in self.words_of.values() for w in ws)
@@ -134,8 +136,13 @@ class Retriever:
         self._load()
         return question if detect_lang(question) == "en" else self.vocab.unglue(question)
 
+    def analyse(self, question: str) -> Query:
+        """`query.analyse` on the unglued question, keeping the pairs of the names whole."""
+        text = self.unglue(question)
+        return analyse(text, self.keep)
+
     def features(self, question: str, audience: str = "citizen") -> Features:
-        q = analyse(self.unglue(question))
+        q = self.analyse(question)
         allowed = AUDIENCE_SEES.get(audience, ("citizen",))
         terms = " ".join(fold(t) for t in q.terms)
         routing = f"{q.routing} {terms}"

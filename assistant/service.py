@@ -110,7 +110,7 @@ class Assistant:
         """Pick the behaviour for one turn and compose it; returns the analysed question, the answer
         and the reasoning (--explain), with the time of each stage."""
         started = time.perf_counter()
-        q = analyse(message)
+        q = self.retriever.analyse(message)
         normalised = time.perf_counter()
         plan, explain = self._plan(q, message, state, audience)
         planned = time.perf_counter()

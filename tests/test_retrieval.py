@@ -108,6 +108,14 @@ def test_a_question_in_parts_is_split_by_procedure() -> None:
 
 
 @pytest.mark.slow
+def test_filler_words_inside_a_name_stay_in_the_routing(retriever: Retriever) -> None:
+    assert "di chuc" in retriever.analyse("chứng thực di chúc ở đâu").routing  # 'đi' alone is a filler
+    assert "cong an" in retriever.analyse("trình báo công an xã").routing  # 'an' alone is English
+    assert "lan dau" in retriever.analyse("cấp giấy chứng nhận lần đầu").routing  # 'đâu' alone is a question word
+    assert retriever.analyse("cho em hỏi đăng ký khai sinh với ạ").routing == "dang ky khai sinh"
+
+
+@pytest.mark.slow
 def test_head_coverage_tells_a_different_thing_from_the_name(retriever: Retriever) -> None:
     adoption = retriever.candidate("2.001263")
     assert retriever.head_coverage(analyse("đăng ký nuôi gà thả vườn"), adoption) < 0.5
