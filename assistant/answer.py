@@ -21,9 +21,10 @@ MAX_PROCEDURES = 3
 _WORDS = re.compile(r"\w+")
 
 # Calibrated on dev (bench/answers.py): below this confidence, or when the question says less than
-# this share of the head of the best procedure's name, the assistant refuses.
+# this share of the head of the best procedure's name, the assistant refuses. An English question
+# says a name only through the lexicon's terms, so its bar is lower.
 REFUSE_BELOW = 0.45
-HEAD_BELOW = 0.3
+HEAD_BELOW = {"vi": 0.4, "en": 0.3}
 # Two candidates this close, with nothing in the question to tell them apart, make a clarify.
 CLARIFY_MARGIN = 0.15
 
@@ -57,10 +58,10 @@ def confidence(c: Candidate) -> float:
         2.0 * max(0.0, s.get("dense_raw", 0.0) - 0.80) + 0.05 * min(s.get("name_raw", 0.0), 10.0) / 10.0
 
 
-def covers(c: Candidate) -> bool:
+def covers(c: Candidate, lang: str = "vi") -> bool:
     """Whether the best candidate is what the question is about: confident, and the question says
-    most of the head of its name ('nuôi chó mèo' is not 'nuôi con nuôi')."""
-    return confidence(c) >= REFUSE_BELOW and c.signals.get("head", 1.0) >= HEAD_BELOW
+    enough of the head of its name ('nuôi chó mèo' is not 'nuôi con nuôi')."""
+    return confidence(c) >= REFUSE_BELOW and c.signals.get("head", 1.0) >= HEAD_BELOW.get(lang, HEAD_BELOW["vi"])
 
 
 def special(q: Query) -> Composed | None:

@@ -148,12 +148,12 @@ class Assistant:
                                   "confidence": round(confidence(c), 3),
                                   "signals": {k: round(v, 3) for k, v in c.signals.items()}} for c in cands[:5]]
         top_conf = confidence(cands[0]) if cands else 0.0
-        covered = bool(cands) and covers(cands[0])
+        covered = bool(cands) and covers(cands[0], q.lang)
         follow = self._follow_up(q, state, covered, audience)
         if follow is not None:
             explain["reason"] = f"follow-up on the session's procedure {follow.key}"
             return ("answer", ([follow], q.facets or state.facets, None)), explain
-        several = self._several(message, audience)
+        several = self._several(message, q.lang, audience)
         if several:
             explain["reason"] = "the question asks about several procedures: " + "; ".join(
                 f"{c.key} ({', '.join(f) or 'overview'})" for c, f in several)
@@ -161,7 +161,7 @@ class Assistant:
         if not covered:
             head = cands[0].signals.get("head", 1.0) if cands else 0.0
             explain["reason"] = (f"confidence {top_conf:.2f} (refuse below {REFUSE_BELOW}), the question says {head:.2f} "
-                                 f"of the best name's head (refuse below {HEAD_BELOW}): nothing covers the question")
+                                 f"of the best name's head (refuse below {HEAD_BELOW[q.lang]}): nothing covers the question")
             return ("refuse", "no procedure covers the question"), explain
         close = self._ambiguous(q, cands) if not state.turns else []
         if close:
@@ -171,7 +171,7 @@ class Assistant:
         facets = q.facets or (state.facets if _CONTINUES.search(fold(message)) else [])
         return ("answer", ([cands[0]], facets, None)), explain
 
-    def _several(self, message: str, audience: str) -> list[tuple[Candidate, list[str]]]:
+    def _several(self, message: str, lang: str, audience: str) -> list[tuple[Candidate, list[str]]]:
         """For a question in parts about different procedures ("khai sinh cần gì, còn kết hôn mất bao
         nhiêu tiền?"), each part's procedure and what it asks; empty unless every part names its
         procedure (most of its words are in the name) with confidence, and the procedures differ."""
@@ -181,7 +181,7 @@ class Assistant:
         found: list[tuple[Candidate, list[str]]] = []
         for part in parts[:MAX_PROCEDURES + 1]:
             ranked = self.retriever.rank(self.retriever.features(part.text, audience), k=3)
-            if not ranked or not covers(ranked[0]):
+            if not ranked or not covers(ranked[0], lang):
                 return []
             top = ranked[0]
             named = set(fold(top.title).split()) | {w for t in analyse(part.text).terms for w in fold(t).split()}

@@ -89,7 +89,7 @@ def main() -> None:
     for k in KEYS:
         v = m.get(k)
         print(f"  {k:24s} {v:.3f}" if isinstance(v, float) else f"  {k:24s} {v}")
-    print(f"refuse now below confidence {REFUSE_BELOW} or head coverage {HEAD_BELOW}; trade-off:")
+    print(f"refuse now below confidence {REFUSE_BELOW} or head coverage {HEAD_BELOW} (by language); trade-off:")
     print("\n".join(sweep(records, reasons)))
     print("confusion (expected -> got):", json.dumps(compute(records)["confusion"]))
     if args.out:
