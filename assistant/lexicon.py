@@ -229,7 +229,6 @@ CASES: dict[str, str] = {
     "cấp ở nước ngoài": "nước ngoài cấp hợp pháp hóa lãnh sự",
     "cán bộ": "cán bộ công chức viên chức",
     "công chức": "cán bộ công chức viên chức",
-    "ly hôn": "ly hôn",
 }
 
 
