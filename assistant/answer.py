@@ -64,10 +64,10 @@ def covers(c: Candidate, lang: str = "vi") -> bool:
     return confidence(c) >= REFUSE_BELOW and c.signals.get("head", 1.0) >= HEAD_BELOW.get(lang, HEAD_BELOW["vi"])
 
 
-def special(q: Query) -> Composed | None:
-    """Small talk and attempts to change the assistant's role."""
-    t = template(q.lang)
-    text = fold(q.text).strip(" ?!.")
+def special(message: str, lang: str) -> Composed | None:
+    """Small talk and attempts to change the assistant's role, read from the message as typed."""
+    t = template(lang)
+    text = fold(message).strip(" ?!.")
     if _INJECTION.search(text):
         return Composed(t["refuse_injection"], "refuse", reason="the message tries to change the assistant's instructions")
     for key, rx in _SMALLTALK.items():

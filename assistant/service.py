@@ -139,7 +139,7 @@ class Assistant:
             if cand:
                 explain["reason"] = f"picked clarify option {chosen['label']!r}"
                 return ("answer", ([cand], q.facets or state.facets, None)), explain
-        sp = special(q)
+        sp = special(message, q.lang)
         if sp:
             explain["reason"] = sp.reason
             return ("special", sp), explain

@@ -70,13 +70,24 @@ class Vocabulary:
     def unglue(self, text: str) -> str:
         """The question with glued words split ('đăngkýkhaisinh online' -> 'dang ky khai sinh online')."""
 
+        tokens = [fold_word(m.group(0)) for m in _WORD.finditer(text)]
+        position = iter(range(len(tokens)))
+
         def sub(m: re.Match[str]) -> str:
-            word = m.group(0)
-            folded = fold_word(word)
+            i = next(position)
+            word, folded = m.group(0), tokens[i]
             if folded in self.syllables or not folded.isalpha():
                 return word
             split = self._split(folded) if len(folded) >= 5 else folded
-            return split if split != folded else self._mend(folded) or word
+            if split != folded:
+                return split
+            mended = self._mend(folded)
+            # a mend counts only where it pairs with a neighbour as in the names ('khia sinh' -> 'khai sinh')
+            beside = {tokens[i - 1]} if i else set()
+            beside |= {tokens[i + 1]} if i + 1 < len(tokens) else set()
+            if mended and any((b, mended) in self.bigrams or (mended, b) in self.bigrams for b in beside):
+                return mended
+            return word
 
         return _WORD.sub(sub, text)
 
