@@ -44,12 +44,12 @@ FACET_PATTERNS: dict[str, list[str]] = {
 _GENERIC_STEPS = re.compile(r"\b((the|nhu the) nao|ra sao|lam sao)\b")
 _FACET_RE = {f: re.compile(r"\b(?:" + "|".join(p) + r")\b") for f, p in FACET_PATTERNS.items()}
 
-# Words that carry no procedure meaning: greetings, forms of address, question words (folded);
-# "bạn" and "sao" are fillers, "bản sao" (a copy) is not.
+# Words that carry no procedure meaning: greetings, forms of address, question words (folded).
+# Retrieval keeps those that are half of a pair in the procedure names ("bản sao", "di chúc").
 FILLER = re.compile(
-    r"\b(ad|admin|ban(?! sao)|oi|cho (em|minh|toi|chau|anh|chi|tui|to) hoi|(em|minh|toi|tui) (muon|can) hoi|xin hoi|"
+    r"\b(ad|admin|ban|oi|cho (em|minh|toi|chau|anh|chi|tui|to) hoi|(em|minh|toi|tui) (muon|can) hoi|xin hoi|"
     r"cam on|a|ạ|nhe|nha|nhi|vay|the|thi|la|gi|nao|khong|ha|hả|a ha|turn \d+|user|please|thanks|"
-    r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|(?<!ban )sao|di|ma|roi|giup|voi|"
+    r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|sao|di|ma|roi|giup|voi|"
     r"hi|hello|could|would|you|tell|me|i|my|we|the|a|an|do|does|is|are|what|of|for|to|in|on)\b"
 )
 _NOISE = re.compile(r"^\s*(turn \d+\s*:|\[user\]|user:|>+)\s*", re.I)
@@ -112,16 +112,11 @@ def is_filler(word: str) -> bool:
 
 def _strip_fillers(text: str, keep: frozenset[tuple[str, str]]) -> str:
     """The text without filler words, except where a filler word is half of a pair in `keep` ('di
-    chúc', 'lần đầu', 'thẻ căn cước', 'nhà ở' keep 'di', 'đầu', 'thẻ', 'nhà')."""
-    toks, joined, i = text.split(), [], 0
-    while i < len(toks):
-        if i + 1 < len(toks) and (toks[i], toks[i + 1]) in keep:
-            joined.append(f"{toks[i]}_{toks[i + 1]}")
-            i += 2
-        else:
-            joined.append(toks[i])
-            i += 1
-    return " ".join(FILLER.sub(" ", " ".join(joined)).split()).replace("_", " ")
+    chúc', 'bản sao', 'lần đầu', 'thẻ căn cước' keep 'di', 'bản', 'sao', 'đầu', 'thẻ')."""
+    toks = text.split()
+    kept = {j for i in range(len(toks) - 1) if (toks[i], toks[i + 1]) in keep for j in (i, i + 1)}
+    marked = " ".join(f"{t}_" if i in kept else t for i, t in enumerate(toks))  # "_" stops the filler match
+    return " ".join(FILLER.sub(" ", marked).split()).replace("_", "")
 
 
 def analyse(question: str, keep: frozenset[tuple[str, str]] = frozenset()) -> Query:
@@ -192,20 +187,20 @@ class Intent:
     asks: bool  # the part asks something itself (else it shares what the next part asks)
 
 
-def intents(question: str) -> list[Intent]:
+def intents(question: str, keep: frozenset[tuple[str, str]] = frozenset()) -> list[Intent]:
     """The parts of a question that each name a procedure and what is asked about it ("Khai sinh cần
     giấy tờ gì, còn kết hôn thì mất bao nhiêu tiền?" -> two parts). A part that names nothing of its
     own (fewer than two content words) joins its neighbour, as does what follows a long description
     of the situation; a part that asks nothing takes what the next part asks ("Khai sinh, khai tử
     cần giấy tờ gì?"). One part when the question does not change subject; whether the parts
-    really name different procedures is for retrieval to say."""
+    really name different procedures is for retrieval to say. `keep` as for `analyse`."""
     parts: list[Intent] = []
     pending = ""
     for piece in _INTENT_BREAK.split(question):
         if not piece or not piece.strip(" .,;?!:"):
             continue
         piece = f"{pending}, {piece.strip()}" if pending else piece.strip()
-        q = analyse(piece)
+        q = analyse(piece, keep)
         content = [w for w in q.routing.split() if w.isalpha() and len(w) > 1 and w not in INTENT_STOPWORDS]
         if len(content) < 2 and not parts:
             pending = piece  # "Thế", "Dạ cho em hỏi": joins what follows
@@ -225,7 +220,7 @@ def intents(question: str) -> list[Intent]:
         last = parts.pop()
         parts[-1].text += ", " + last.text
     if len(parts) < 2:
-        q = analyse(question)
+        q = analyse(question, keep)
         return [Intent(question, q.facets, q.routing.split(), bool(q.facets))]
     for i, part in enumerate(parts):  # an enumeration shares what its last item asks
         if not part.asks:

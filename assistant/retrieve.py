@@ -98,7 +98,7 @@ class Retriever:
         self._lex = lex
         self.vocab = Vocabulary.build(s.title for s in self.sources.values())
         # pairs in the names with a filler word in them ('di chúc', 'lần đầu'): kept whole in routing
-        self.keep = frozenset(pair for pair in self.vocab.bigrams if is_filler(pair[0]) != is_filler(pair[1]))
+        self.keep = frozenset(pair for pair in self.vocab.bigrams if is_filler(pair[0]) or is_filler(pair[1]))
         self.words_of = {sid: frozenset(fold(" ".join([self.sources[sid].title, *(c.text for c in chunks)])).split())
                          for sid, chunks in self.by_source.items()}
         self.df = Counter(w for ws in self.words_of.values() for w in ws)
@@ -141,8 +141,10 @@ class Retriever:
         text = self.unglue(question)
         return analyse(text, self.keep)
 
-    def features(self, question: str, audience: str = "citizen") -> Features:
-        q = self.analyse(question)
+    def features(self, question: str, audience: str = "citizen", query: Query | None = None) -> Features:
+        """Every signal for every candidate source; `query` is the question already analysed (by
+        `analyse`), when the caller has it."""
+        q = query or self.analyse(question)
         allowed = AUDIENCE_SEES.get(audience, ("citizen",))
         terms = " ".join(fold(t) for t in q.terms)
         routing = f"{q.routing} {terms}"

