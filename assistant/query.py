@@ -14,7 +14,10 @@ from assistant.text import expand_abbreviations, fold, has_diacritics
 
 # Facets in the order an answer shows them; patterns match the folded, abbreviation-expanded text.
 FACET_PATTERNS: dict[str, list[str]] = {
-    "documents": [r"giay (to|tow|gi)", r"ho so (gi|gom|nhung|can|the nao|nhu the nao|kieu gi|ra sao)", r"gom (nhung )?(gi|giay)",
+    # "giấy tờ" asks for the documents in "cần giấy tờ gì", not in "chứng thực giấy tờ giúp tôi với"
+    "documents": [r"giay gi", r"(can|mang( theo)?|chuan bi|nop|nhung|cac|gom)( nhung| cac)? giay (to|tow)",
+                  r"giay (to|tow)( \w+){0,2} (gi|nao|j)", r"^giay (to|tow)", r"giay (to|tow) (va|gom|can|phai|la)\b",
+                  r"ho so (gi|gom|nhung|can|the nao|nhu the nao|kieu gi|ra sao)", r"gom (nhung )?(gi|giay)",
                   r"\bhso\b", r"thanh phan ho so", r"can (chuan bi|mang|nhung) gi", r"chuan bi (gi|nhung)",
                   r"mang (theo )?(gi|nhung|giay)", r"can (nhung )?gi\b", r"can co gi", r"can lam gi", r"(co )?khac (gi|nhau gi)? ?khong",
                   r"to khai", r"bieu mau", r"(may|bao nhieu) ban", r"\bdocuments?\b", r"\bpapers?\b", r"\bbring\b",
@@ -47,9 +50,9 @@ _FACET_RE = {f: re.compile(r"\b(?:" + "|".join(p) + r")\b") for f, p in FACET_PA
 # Words that carry no procedure meaning: greetings, forms of address, question words (folded).
 # Retrieval keeps those that are half of a pair in the procedure names ("bản sao", "di chúc").
 FILLER = re.compile(
-    r"\b(ad|admin|ban|oi|cho (em|minh|toi|chau|anh|chi|tui|to) hoi|(em|minh|toi|tui) (muon|can) hoi|xin hoi|"
+    r"\b(ad|admin|ban|oi|cho( (em|minh|toi|chau|anh|chi|tui|to))? hoi( ve)?|(em|minh|toi|tui) (muon|can) hoi( ve)?|xin hoi|hoi ve|"
     r"cam on|a|ạ|nhe|nha|nhi|vay|the|thi|la|gi|nao|khong|ha|hả|a ha|turn \d+|user|please|thanks|"
-    r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|sao|di|ma|roi|giup|voi|"
+    r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|sao|di|ma|roi|giup|gium|voi|"
     r"hi|hello|could|would|you|tell|me|i|my|we|the|a|an|do|does|is|are|what|of|for|to|in|on)\b"
 )
 _NOISE = re.compile(r"^\s*(turn \d+\s*:|\[user\]|user:|>+)\s*", re.I)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -99,6 +100,8 @@ class Retriever:
         self.vocab = Vocabulary.build(s.title for s in self.sources.values())
         # pairs in the names with a filler word in them ('di chúc', 'lần đầu'): kept whole in routing
         self.keep = frozenset(pair for pair in self.vocab.bigrams if is_filler(pair[0]) or is_filler(pair[1]))
+        self._keep_marked = frozenset(pair for s in self.sources.values() for pair in _pairs(s.title)
+                                      if (fold(pair[0]), fold(pair[1])) in self.keep)
         self.words_of = {sid: frozenset(fold(" ".join([self.sources[sid].title, *(c.text for c in chunks)])).split())
                          for sid, chunks in self.by_source.items()}
         self.df = Counter(w for ws in self.words_of.values() for w in ws)
@@ -139,7 +142,14 @@ class Retriever:
     def analyse(self, question: str) -> Query:
         """`query.analyse` on the unglued question, keeping the pairs of the names whole."""
         text = self.unglue(question)
-        return analyse(text, self.keep)
+        return analyse(text, self.keep_for(text))
+
+    def keep_for(self, text: str) -> frozenset[tuple[str, str]]:
+        """The name pairs to keep whole in this question: a pair written with diacritics counts only
+        as the names write it ('cho hỏi' is not 'cho Hội')."""
+        self._load()
+        written = {pair for pair in _pairs(text) if pair != (fold(pair[0]), fold(pair[1]))}
+        return self.keep - {(fold(a), fold(b)) for a, b in written - self._keep_marked}
 
     def features(self, question: str, audience: str = "citizen", query: Query | None = None) -> Features:
         """Every signal for every candidate source; `query` is the question already analysed (by
@@ -241,6 +251,7 @@ class Retriever:
         if f.query.lang == "vi":  # an English question says a name only through the lexicon's terms
             ranked = _named_first(ranked)
         ranked = _plain_first(f.query, ranked)
+        ranked = _unsaid_operation_last(f.query, ranked)
         for cand in ranked[:3]:  # for the answer's confidence (it did not help ranking on dev)
             cand.signals["salient"] = self.salient_coverage(f.query, cand)
         if self.reranker is not None and ranked:
@@ -252,14 +263,21 @@ class Retriever:
         that the question says, in its own words or the lexicon's: 'chứng chỉ hành nghề y' covers
         'Cấp Chứng chỉ hành nghề thú y' except 'thú'; 'nuôi chó mèo cảnh' covers little of 'Đăng ký
         việc nuôi con nuôi trong nước'."""
-        head = _TITLE_NOISE.sub("", fold(_HEAD_END.split(cand.title, maxsplit=1)[0]))
-        words = [w for w in dict.fromkeys(head.split()) if w.isalpha()][:10]
-        if not words:
-            return 1.0
         said = said_words(q)
         n = len(self.title_words) + 1
-        idf = {w: math.log(n / (self.title_df.get(w, 0) + 0.5)) for w in words}
-        return sum(idf[w] for w in words if w in said) / sum(idf.values())
+        # a name listing several things done ('Đăng ký đất đai, tài sản gắn liền với đất, cấp Giấy chứng
+        # nhận …') is covered by a question saying one of them: a part that starts with a deed and names
+        # what it is done to (3 words or more)
+        first, *rest = re.split(r"[,;]", _TITLE_NOISE.sub("", fold(cand.title.split("(", 1)[0])))
+        best = None
+        for i, part in enumerate([first, *rest]):
+            words = [w for w in dict.fromkeys(part.split()) if w.isalpha()][:10]
+            if not words or i and (len(words) < 3 or not _DEED.match(part.strip())):
+                continue
+            idf = {w: math.log(n / (self.title_df.get(w, 0) + 0.5)) for w in words}
+            share = sum(idf[w] for w in words if w in said) / sum(idf.values())
+            best = share if best is None else max(best, share)
+        return 1.0 if best is None else best
 
     def salient_coverage(self, q: Query, cand: Candidate) -> float:
         """IDF-weighted share of the question's content words found in the candidate's own text:
@@ -289,6 +307,9 @@ class Retriever:
 
 
 _HEAD_END = re.compile(r"[(,;]")
+# The deeds procedure names begin with (folded)
+_DEED = re.compile(r"(cap|dang ky|xac nhan|cong nhan|gia han|dieu chinh|thay doi|xoa|thu hoi|cham dut|sua doi|bo sung|"
+                   r"chuyen)\b")
 # A variant this close to the best is put first when it is the plain procedure the best adds words to.
 PLAIN_MARGIN = 0.15
 _NAME_NOISE = frozenset(("thu", "tuc"))
@@ -336,6 +357,52 @@ def _plain_first(q: Query, ranked: list[Candidate]) -> list[Candidate]:
             c.score = top.score
             return [c, *ranked[:i], *ranked[i + 1:]]
     return ranked
+
+
+# What a variant does to a base procedure, as the portal's names say it ("Cấp lại …", "Xóa đăng ký …",
+# "Gia hạn …"), with diacritics ("đổi", not "đối với"): a question that says none of it is not asking
+# for that variant.
+OPERATIONS = ("lại", "xóa", "xoá", "dừng", "gia hạn", "điều chỉnh", "thay đổi", "sửa đổi", "bổ sung", "thu hồi",
+              "chấm dứt", "đổi", "trình báo", "hủy", "huỷ", "tạm ngừng", "giải thể", "đính chính", "phục hồi",
+              "hiệu đính")
+# "bị mất", "thất lạc", "hư hỏng": a lost or damaged paper is issued again
+_LOST = re.compile(r"\b(bi|da|lam|danh|vua) mat\b|\bthat lac\b|\bhu hong\b|\bbi hong\b|\brach\b")
+
+
+def unsaid_operations(q: Query, title: str) -> set[str]:
+    """The operations in a procedure's name (before its first bracket) that the question does not say."""
+    head = f" {' '.join(_words(_HEAD_END.split(title, maxsplit=1)[0]))} "
+    said = said_words(q)
+    if _LOST.search(q.folded):
+        said = said | {"lai", "doi"}
+    return {op for op in OPERATIONS if f" {op} " in head and not set(fold(op).split()) <= said}
+
+
+def _unsaid_operation_last(q: Query, ranked: list[Candidate]) -> list[Candidate]:
+    """'Đăng ký hộ kinh doanh cần gì' is not 'Dừng thực hiện thủ tục đăng ký hộ kinh doanh', nor 'tạm
+    trú mất bao nhiêu tiền' 'Gia hạn tạm trú': a close candidate whose name has no operation the question
+    leaves unsaid comes before a best one whose name has one."""
+    if len(ranked) < 2 or not unsaid_operations(q, ranked[0].title):
+        return ranked
+    top = ranked[0]
+    for i, c in enumerate(ranked[1:4], 1):
+        if top.score - c.score >= PLAIN_MARGIN:
+            break
+        if not unsaid_operations(q, c.title):
+            c.score = top.score
+            return [c, *ranked[:i], *ranked[i + 1:]]
+    return ranked
+
+
+def _words(text: str) -> list[str]:
+    """The words, lowercased, diacritics kept."""
+    return re.findall(r"\w+", unicodedata.normalize("NFC", text).lower())
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    """Adjacent words, lowercased, diacritics kept."""
+    ws = _words(text)
+    return list(zip(ws, ws[1:]))
 
 
 def _bigrams(text: str) -> set[str]:

@@ -26,6 +26,10 @@ from assistant.store import Store
 from assistant.text import fold
 
 log = logging.getLogger("assistant.service")
+# How far below the best a variant may score and still be offered, when the question is a topic all of
+# whose words are in both names
+TOPIC_MARGIN = 0.4
+TOPIC_HEAD = 0.5
 
 # "cái thứ 2", "số 3", "cái đầu", "phương án sau cùng": a pick by position (only in a short reply).
 # Bare "ba", "tư", "đầu" are ordinary words ("bà", "khai tử", "ở đâu"): they count only after "thứ"/"cái".
@@ -159,6 +163,11 @@ class Assistant:
                 f"{c.key} ({', '.join(f) or 'overview'})" for c, f in several)
             return ("answer", ([c for c, _ in several], None, [f for _, f in several])), explain
         if not covered:
+            # a topic the question names in full in several names ('hỏi về chứng thực') is asked back
+            close = self._ambiguous(q, cands, named_only=True) if top_conf >= REFUSE_BELOW and not state.turns else []
+            if close:
+                explain["reason"] = "the question names a topic several procedures share, and nothing that tells them apart"
+                return ("clarify", [cands[0], *close]), explain
             head = cands[0].signals.get("head", 1.0) if cands else 0.0
             explain["reason"] = (f"confidence {top_conf:.2f} (refuse below {REFUSE_BELOW}), the question says {head:.2f} "
                                  f"of the best name's head (refuse below {HEAD_BELOW[q.lang]}): nothing covers the question")
@@ -175,7 +184,8 @@ class Assistant:
         """For a question in parts about different procedures ("khai sinh cần gì, còn kết hôn mất bao
         nhiêu tiền?"), each part's procedure and what it asks; empty unless every part names its
         procedure (most of its words are in the name) with confidence, and the procedures differ."""
-        parts = intents(self.retriever.unglue(message), self.retriever.keep)
+        text = self.retriever.unglue(message)
+        parts = intents(text, self.retriever.keep_for(text))
         if len(parts) < 2:
             return []
         found: list[tuple[Candidate, list[str]]] = []
@@ -193,24 +203,32 @@ class Assistant:
         return found[:MAX_PROCEDURES] if len(found) > 1 else []
 
     @staticmethod
-    def _ambiguous(q: Query, cands: list[Candidate]) -> list[Candidate]:
+    def _ambiguous(q: Query, cands: list[Candidate], named_only: bool = False) -> list[Candidate]:
         """The variants of the best procedure that fit about as well, when the question says none of
-        the words that tell them apart: a short question naming only a topic ('hỏi về giám hộ'), or
-        one that says the whole shared head of both names ('công nhận hộ nghèo' fits 'thường xuyên'
-        and 'định kỳ'; then the plain procedure the others add words to is answered)."""
+        the words that tell them apart: a short question naming only a topic ('hỏi về giám hộ'), one
+        whose every word is in both names however their scores differ ('hỏi về chứng thực'; the only
+        kind asked for with `named_only`), or one that says the whole shared head of both names
+        ('công nhận hộ nghèo' fits 'thường xuyên' and 'định kỳ'; then the plain procedure the others
+        add words to is answered)."""
         if len(cands) < 2:
             return []
         top = cands[0]
+        topic = {w for w in name_words(q.routing) if w.isalpha()} - CONVERSATIONAL
+        # a topic: the question's every word is in the best name, yet under half of that name's head
+        named = bool(topic) and topic <= name_words(top.title) and top.signals.get("head", 1.0) < TOPIC_HEAD
         whole = top.signals.get("head", 0.0) >= 0.99 and cands[1].signals.get("head", 0.0) >= 0.99
         if not whole:  # unless the question says the whole shared head of both names:
             if q.facets or top.signals.get("coverage", 0.0) >= 1.0:
                 return []  # a question about a facet gets the everyday reading, not a question back
-            if len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
+            if not named and len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
                 return []  # a long question says more than its words in the names: answer it
         said = said_words(q)
         close = []
         for c in cands[1:4]:
-            if top.score - c.score >= CLARIFY_MARGIN or not _siblings(top, c) or \
+            if named and topic <= name_words(c.title):
+                if top.score - c.score >= TOPIC_MARGIN:
+                    continue
+            elif named_only or top.score - c.score >= CLARIFY_MARGIN or not _siblings(top, c) or \
                     abs(c.signals.get("asked_covered", 0.0) - top.signals.get("asked_covered", 0.0)) > 1e-6:
                 continue
             mine, theirs = name_words(top.title) - name_words(c.title), name_words(c.title) - name_words(top.title)
