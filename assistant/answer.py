@@ -60,8 +60,10 @@ def confidence(c: Candidate) -> float:
 
 def covers(c: Candidate, lang: str = "vi") -> bool:
     """Whether the best candidate is what the question is about: confident, and the question says
-    enough of the head of its name ('nuôi chó mèo' is not 'nuôi con nuôi')."""
-    return confidence(c) >= REFUSE_BELOW and c.signals.get("head", 1.0) >= HEAD_BELOW.get(lang, HEAD_BELOW["vi"])
+    enough of the head of its name ('nuôi chó mèo' is not 'nuôi con nuôi'), and it is not about another thing
+    of the same words (`Retriever.other_thing`)."""
+    return confidence(c) >= REFUSE_BELOW and c.signals.get("head", 1.0) >= HEAD_BELOW.get(lang, HEAD_BELOW["vi"]) \
+        and not c.signals.get("other_thing")
 
 
 def special(message: str, lang: str) -> Composed | None:

@@ -7,10 +7,11 @@ they are detected, then removed from the text used to route to a procedure.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from assistant.lexicon import official_terms
-from assistant.text import expand_abbreviations, fold, has_diacritics
+from assistant.text import ABBREVIATIONS, expand_abbreviations, fold, has_diacritics
 
 # Facets in the order an answer shows them; patterns match the folded, abbreviation-expanded text.
 FACET_PATTERNS: dict[str, list[str]] = {
@@ -55,7 +56,7 @@ FILLER = re.compile(
     r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|sao|di|ma|roi|giup|gium|voi|"
     r"hi|hello|could|would|you|tell|me|i|my|we|the|a|an|do|does|is|are|what|of|for|to|in|on)\b"
 )
-_NOISE = re.compile(r"^\s*(turn \d+\s*:|\[user\]|user:|>+)\s*", re.I)
+_NOISE = re.compile(r"^(\s*(turn \d+\s*:|\[user\]|user:|>+))+\s*", re.I)
 
 # "không phải X", "chứ không phải X", "đừng đưa X": X is what the citizen does NOT mean.
 _NEGATION = re.compile(
@@ -152,6 +153,13 @@ def analyse(question: str, keep: frozenset[tuple[str, str]] = frozenset()) -> Qu
     return Query(text=text, expanded=expanded, folded=folded, lang=lang, facets=facets,
                  routing=routing, diacritics=has_diacritics(text), levels=levels,
                  terms=official_terms(folded, lang), negated=negated)
+
+
+def written_short(folded: str, names_use: Container[str]) -> list[str]:
+    """The abbreviations that procedure names use (`names_use`) for what the question spells out or
+    abbreviates ('sổ BHXH' in 'Cấp lại … sổ BHXH, thẻ BHYT'), so that either spelling finds them."""
+    return [short for short, long in ABBREVIATIONS.items()
+            if short in names_use and " " in long and re.search(rf"\b{fold(long)}\b", folded)]
 
 
 _HEADING_FACETS = [

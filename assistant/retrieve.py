@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.manifest import Chunk, SourceRecord
-from assistant.query import Query, analyse, detect_lang, is_filler
+from assistant.query import Query, analyse, detect_lang, is_filler, written_short
 from assistant.rerank import Reranker
 from assistant.store import Store
 from assistant.text import fold, lexical_tokens
@@ -29,6 +29,7 @@ AUDIENCE_SEES = {"citizen": ("citizen",), "official": ("citizen", "official")}
 WEIGHTS = {"name": 0.3, "chunks": 0.35, "dense": 0.7, "coverage": 0.6, "asked_covered": 0.0, "level": 0.3, "negated": -0.3}
 DENSE_FLOOR = 0.72  # cosine below this adds nothing
 DENSE_K = 40
+NAME_K = 200  # names scored by the lexical name search ("cấp lại" and "bảo hiểm xã hội" are in hundreds)
 RERANK_TOP = 10  # candidates a reranker re-scores
 RERANK_WEIGHT = 0.5  # its min-max normalised score is added to the fused score
 SIGNALS = ("name", "chunks", "dense", "coverage", "asked_covered", "level", "negated")
@@ -94,7 +95,7 @@ class Retriever:
         self.by_source: dict[str, list[Chunk]] = {}
         for c, s in rows:
             self.by_source.setdefault(s.source_id, []).append(c)
-        self.title_words = {sid: set(_TITLE_NOISE.sub("", fold(s.title)).split()) for sid, s in self.sources.items()}
+        self.title_words = {sid: set(re.findall(r"\w+", _TITLE_NOISE.sub("", fold(s.title)))) for sid, s in self.sources.items()}
         self.chunk_ids, self.title_ids = lex["chunks"].ids, lex["titles"].ids
         self._lex = lex
         self.vocab = Vocabulary.build(s.title for s in self.sources.values())
@@ -102,10 +103,11 @@ class Retriever:
         self.keep = frozenset(pair for pair in self.vocab.bigrams if is_filler(pair[0]) or is_filler(pair[1]))
         self._keep_marked = frozenset(pair for s in self.sources.values() for pair in _pairs(s.title)
                                       if (fold(pair[0]), fold(pair[1])) in self.keep)
-        self.words_of = {sid: frozenset(fold(" ".join([self.sources[sid].title, *(c.text for c in chunks)])).split())
+        self.words_of = {sid: frozenset(re.findall(r"\w+", fold(" ".join([self.sources[sid].title, *(c.text for c in chunks)]))))
                          for sid, chunks in self.by_source.items()}
         self.df = Counter(w for ws in self.words_of.values() for w in ws)
         self.title_df = Counter(w for ws in self.title_words.values() for w in ws)
+        self.marked_df = Counter(w for s in self.sources.values() for w in set(_words(s.title)))
         self._version = version
 
     def keys_of(self, src: SourceRecord) -> list[str]:
@@ -142,7 +144,9 @@ class Retriever:
     def analyse(self, question: str) -> Query:
         """`query.analyse` on the unglued question, keeping the pairs of the names whole."""
         text = self.unglue(question)
-        return analyse(text, self.keep_for(text))
+        q = analyse(text, self.keep_for(text))
+        q.terms += written_short(q.folded, self.title_df)
+        return q
 
     def keep_for(self, text: str) -> frozenset[tuple[str, str]]:
         """The name pairs to keep whole in this question: a pair written with diacritics counts only
@@ -167,7 +171,7 @@ class Retriever:
             row[signal] = max(row.get(signal, 0.0), value)
 
         name_scores = self._lex["titles"].scores(lexical_tokens(routing))
-        for i in np.argsort(-name_scores)[:60]:
+        for i in np.argsort(-name_scores)[:NAME_K]:
             if name_scores[i] <= 0:
                 break
             src = self.sources.get(self.title_ids[i])
@@ -248,6 +252,8 @@ class Retriever:
         ranked = sorted(by_key.values(), key=lambda c: -c.score)
         for cand in ranked[:4]:
             cand.signals["head"] = self.head_coverage(f.query, cand)
+            if f.query.lang == "vi":
+                cand.signals["other_thing"] = float(self.other_thing(f.query, cand))
         if f.query.lang == "vi":  # an English question says a name only through the lexicon's terms
             ranked = _named_first(ranked)
         ranked = _plain_first(f.query, ranked)
@@ -279,6 +285,27 @@ class Retriever:
             best = share if best is None else max(best, share)
         return 1.0 if best is None else best
 
+    def other_thing(self, q: Query, cand: Candidate) -> bool:
+        """Whether the name is about something else than what the question names, though it shares
+        its words: the question asks for a licence or certificate the procedure does not issue ('giấy
+        phép mở quán karaoke' is not 'Đăng ký thành lập hộ kinh doanh'), or the name puts a rare word
+        inside a pair the question says ('hành nghề y' is not 'hành nghề thú y')."""
+        name = " ".join(re.findall(r"\w+", fold(cand.title)))
+        terms = " ".join(fold(t) for t in q.terms)
+        if any(m.group(0) not in name and m.group(0) not in terms for m in _KIND.finditer(q.folded)):
+            return True
+        words = q.routing.split()
+        said = said_words(q)
+        pairs = {(a, b) for a, b in zip(words, words[1:]) if f" {a} {b} " not in f" {name} "}
+        for part in re.split(r"[,;()]", cand.title):
+            marked = _words(part)
+            folded = [fold(w) for w in marked]
+            for i in range(len(marked) - 2):
+                if (folded[i], folded[i + 2]) in pairs and folded[i + 1] not in said and \
+                        self.marked_df[marked[i + 1]] <= RARE_IN_NAMES:
+                    return True
+        return False
+
     def salient_coverage(self, q: Query, cand: Candidate) -> float:
         """IDF-weighted share of the question's content words found in the candidate's own text:
         'giấy phép mở quán karaoke' matched to household-business registration leaves 'karaoke' out."""
@@ -307,6 +334,9 @@ class Retriever:
 
 
 _HEAD_END = re.compile(r"[(,;]")
+# What a citizen asks to be issued, which the procedure's name then says
+_KIND = re.compile(r"\b(giay phep|chung chi)\b")
+RARE_IN_NAMES = 30  # a word in at most this many names (with its diacritics) says what the thing is
 # The deeds procedure names begin with (folded)
 _DEED = re.compile(r"(cap|dang ky|xac nhan|cong nhan|gia han|dieu chinh|thay doi|xoa|thu hoi|cham dut|sua doi|bo sung|"
                    r"chuyen)\b")

@@ -20,7 +20,8 @@ from assistant.answer import (CLARIFY_MARGIN, HEAD_BELOW, MAX_PROCEDURES, REFUSE
 from assistant.conversations import Conversations, SessionState
 from assistant.query import INTENT_STOPWORDS, Query, intents
 from assistant.rerank import make_reranker
-from assistant.retrieve import CONVERSATIONAL, Candidate, Retriever, name_words, said_words
+from assistant.retrieve import (CONVERSATIONAL, PLAIN_MARGIN, Candidate, Retriever, name_words, said_words,
+                                unsaid_operations)
 from assistant.settings import Settings
 from assistant.store import Store
 from assistant.text import fold
@@ -34,7 +35,7 @@ TOPIC_HEAD = 0.5
 # "cái thứ 2", "số 3", "cái đầu", "phương án sau cùng": a pick by position (only in a short reply).
 # Bare "ba", "tư", "đầu" are ordinary words ("bà", "khai tử", "ở đâu"): they count only after "thứ"/"cái".
 _ORDINAL = re.compile(
-    r"\bthu\s*(nhat|hai|ba|tu|bon|\d)\b|\b(?:cai|so|option|phuong an|lua chon)\s*(\d|dau|cuoi)\b|"
+    r"\bthu\s*(nhat|hai|ba|tu|bon|\d)\b|\b(?:cai|so|option|phuong an|lua chon|chon|lay)\s*(\d|dau|cuoi)\b|"
     r"\b(dau tien|cuoi cung|sau cung|first|second|third|last)\b|^\s*(\d)\s*$")
 _POSITION = {"nhat": 0, "dau tien": 0, "dau": 0, "1": 0, "first": 0, "hai": 1, "2": 1, "second": 1, "ba": 2,
              "3": 2, "third": 2, "tu": 3, "bon": 3, "4": 3, "cuoi cung": -1, "cuoi": -1, "sau cung": -1, "last": -1}
@@ -44,14 +45,21 @@ _POSITION = {"nhat": 0, "dau tien": 0, "dau": 0, "1": 0, "first": 0, "hai": 1, "
 _CONTINUES = re.compile(r"^\W*(the |vay |a |ua |thi )?con\b|\bthi sao\b|\bthe nao\W*$")
 
 
-def pick_option(message: str, options: list[dict[str, str]]) -> dict[str, str] | None:
-    """The clarify option a reply selects: by position ('cái thứ 2') or by its words."""
+def position(message: str) -> int | None:
+    """The position a short reply picks ('cái thứ 2' -> 1, 'cái cuối' -> -1), if it picks one."""
     folded = fold(message)
     m = _ORDINAL.search(folded)
     if m and len(folded.split()) <= 8:
-        index = _POSITION.get(next(g for g in m.groups() if g), 99)
-        if -len(options) <= index < len(options):
-            return options[index]
+        return _POSITION.get(next(g for g in m.groups() if g), 99)
+    return None
+
+
+def pick_option(message: str, options: list[dict[str, str]]) -> dict[str, str] | None:
+    """The clarify option a reply selects: by position ('cái thứ 2') or by its words."""
+    index = position(message)
+    if index is not None and -len(options) <= index < len(options):
+        return options[index]
+    folded = fold(message)
     said = set(folded.split())
     scored = []
     for opt in options:
@@ -143,11 +151,16 @@ class Assistant:
             if cand:
                 explain["reason"] = f"picked clarify option {chosen['label']!r}"
                 return ("answer", ([cand], q.facets or state.facets, None)), explain
+            if position(message) is not None:  # 'cái thứ 3' of two: the same options again
+                again = [c for o in state.options if (c := self.retriever.candidate(o["source_id"], audience))]
+                if again:
+                    explain["reason"] = f"the position picked is not among the {len(again)} options offered"
+                    return ("clarify", again), explain
         sp = special(message, q.lang)
         if sp:
             explain["reason"] = sp.reason
             return ("special", sp), explain
-        cands = self.retriever.rank(self.retriever.features(message, audience, q), k=8)
+        cands = _covered_first(q, self.retriever.rank(self.retriever.features(message, audience, q), k=8))
         explain["candidates"] = [{"key": c.key, "title": c.title, "score": round(c.score, 4),
                                   "confidence": round(confidence(c), 3),
                                   "signals": {k: round(v, 3) for k, v in c.signals.items()}} for c in cands[:5]]
@@ -155,7 +168,8 @@ class Assistant:
         covered = bool(cands) and covers(cands[0], q.lang)
         follow = self._follow_up(q, state, covered, audience)
         if follow is not None:
-            explain["reason"] = f"follow-up on the session's procedure {follow.key}"
+            explain["reason"] = (f"follow-up on the session's procedure {follow.key}" if state.procedures else
+                                 f"a facet asked after a clarify without choosing: the first option {follow.key}")
             return ("answer", ([follow], q.facets or state.facets, None)), explain
         several = self._several(message, q.lang, audience)
         if several:
@@ -240,12 +254,15 @@ class Assistant:
         return close
 
     def _follow_up(self, q: Query, state: SessionState, covered: bool, audience: str) -> Candidate | None:
-        """A question that names no procedure of its own continues the session's procedure."""
-        if not state.procedures:
-            return None
+        """A question that names no procedure of its own continues the session's procedure; one that
+        asks a facet right after a clarify without choosing ('vậy mất bao lâu?') gets the first option,
+        the likeliest."""
         content = [w for w in q.routing.split() if len(w) > 1 and w.isalpha() and w not in INTENT_STOPWORDS]
-        if len(content) <= 1 or not covered:
-            return self.retriever.candidate(state.procedures[0], audience)
+        if state.procedures:
+            if len(content) <= 1 or not covered:
+                return self.retriever.candidate(state.procedures[0], audience)
+        elif state.options and q.facets and len(content) <= 1:
+            return self.retriever.candidate(state.options[0]["source_id"], audience)
         return None
 
     def chat(self, message: str, session_id: str | None = None, audience: str = "citizen",
@@ -333,6 +350,21 @@ def _pieces(text: str, size: int = 24) -> Iterator[str]:
             buf = ""
     if buf:
         yield buf
+
+
+def _covered_first(q: Query, cands: list[Candidate]) -> list[Candidate]:
+    """A close candidate that covers the question (and does no operation it leaves unsaid), put before
+    a best one that does not ('giấy phép xây dựng bị mất, xin cấp lại' is the permit reissued, not the land
+    certificate reissued)."""
+    lang = q.lang
+    if not cands or covers(cands[0], lang):
+        return cands
+    for c in cands[1:4]:
+        if cands[0].score - c.score >= PLAIN_MARGIN:
+            break
+        if "head" in c.signals and covers(c, lang) and not unsaid_operations(q, c.title):
+            return [c, *[d for d in cands if d is not c]]
+    return cands
 
 
 def _siblings(a: Candidate, b: Candidate) -> bool:
