@@ -51,7 +51,7 @@ _FACET_RE = {f: re.compile(r"\b(?:" + "|".join(p) + r")\b") for f, p in FACET_PA
 # Words that carry no procedure meaning: greetings, forms of address, question words (folded).
 # Retrieval keeps those that are half of a pair in the procedure names ("bản sao", "di chúc").
 FILLER = re.compile(
-    r"\b(ad|admin|ban|oi|cho( (em|minh|toi|chau|anh|chi|tui|to))? hoi( ve)?|(em|minh|toi|tui) (muon|can) hoi( ve)?|xin hoi|hoi ve|"
+    r"\b(ad|admin|ban|oi|thu tuc|cho( (em|minh|toi|chau|anh|chi|tui|to))? hoi( ve)?|(em|minh|toi|tui) (muon|can) hoi( ve)?|xin hoi|hoi ve|"
     r"cam on|a|ạ|nhe|nha|nhi|vay|the|thi|la|gi|nao|khong|ha|hả|a ha|turn \d+|user|please|thanks|"
     r"phai|y minh|minh hoi|hoi|muon|toi|em|minh|binh thuong|thoi|dau|sao|di|ma|roi|giup|gium|voi|"
     r"hi|hello|could|would|you|tell|me|i|my|we|the|a|an|do|does|is|are|what|of|for|to|in|on)\b"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.manifest import Chunk, SourceRecord
-from assistant.query import Query, analyse, detect_lang, is_filler, written_short
+from assistant.query import INTENT_STOPWORDS, Query, analyse, detect_lang, is_filler, written_short
 from assistant.rerank import Reranker
 from assistant.store import Store
 from assistant.text import fold, lexical_tokens
@@ -288,23 +288,36 @@ class Retriever:
     def other_thing(self, q: Query, cand: Candidate) -> bool:
         """Whether the name is about something else than what the question names, though it shares
         its words: the question asks for a licence or certificate the procedure does not issue ('giấy
-        phép mở quán karaoke' is not 'Đăng ký thành lập hộ kinh doanh'), or the name puts a rare word
-        inside a pair the question says ('hành nghề y' is not 'hành nghề thú y')."""
+        phép mở quán karaoke' is not 'Đăng ký thành lập hộ kinh doanh'), the name puts a rare word
+        inside a pair the question says ('hành nghề y' is not 'hành nghề thú y'), or, after a word
+        both say, the head of the name goes on with a rare word where the question has another
+        ('bảo hộ nhãn hiệu' is not 'Đăng ký bảo hộ giống cây trồng')."""
         name = " ".join(re.findall(r"\w+", fold(cand.title)))
         terms = " ".join(fold(t) for t in q.terms)
         if any(m.group(0) not in name and m.group(0) not in terms for m in _KIND.finditer(q.folded)):
             return True
+        said, named = said_words(q), set(name.split())
         words = q.routing.split()
-        said = said_words(q)
         pairs = {(a, b) for a, b in zip(words, words[1:]) if f" {a} {b} " not in f" {name} "}
-        for part in re.split(r"[,;()]", cand.title):
+        asked = _words(q.expanded)
+        follows = {(fold(a), fold(b)): b for a, b in zip(asked, asked[1:])
+                   if fold(b) not in named and self._rare(b) and not is_filler(fold(b)) and
+                   fold(b) not in INTENT_STOPWORDS and len(b) > 1}
+        for i, part in enumerate(re.split(r"[,;()]", cand.title)):
             marked = _words(part)
             folded = [fold(w) for w in marked]
-            for i in range(len(marked) - 2):
-                if (folded[i], folded[i + 2]) in pairs and folded[i + 1] not in said and \
-                        self.marked_df[marked[i + 1]] <= RARE_IN_NAMES:
-                    return True
+            for j in range(len(marked) - 1):
+                if folded[j + 1] in said or not self._rare(marked[j + 1]):
+                    continue
+                if j + 2 < len(marked) and (folded[j], folded[j + 2]) in pairs:
+                    return True  # 'hành nghề [thú] y'
+                if i == 0 and any(a == folded[j] for a, _ in follows):
+                    return True  # 'bảo hộ [giống]' for 'bảo hộ nhãn hiệu'
         return False
+
+    def _rare(self, word: str) -> bool:
+        """In few names: by its diacritics when it has them ('thú', not every 'thu')."""
+        return (self.marked_df[word] if word != fold(word) else self.title_df.get(word, 0)) <= RARE_IN_NAMES
 
     def salient_coverage(self, q: Query, cand: Candidate) -> float:
         """IDF-weighted share of the question's content words found in the candidate's own text:
@@ -336,7 +349,7 @@ class Retriever:
 _HEAD_END = re.compile(r"[(,;]")
 # What a citizen asks to be issued, which the procedure's name then says
 _KIND = re.compile(r"\b(giay phep|chung chi)\b")
-RARE_IN_NAMES = 30  # a word in at most this many names (with its diacritics) says what the thing is
+RARE_IN_NAMES = 60  # a word in at most this many names (with its diacritics) says what the thing is
 # The deeds procedure names begin with (folded)
 _DEED = re.compile(r"(cap|dang ky|xac nhan|cong nhan|gia han|dieu chinh|thay doi|xoa|thu hoi|cham dut|sua doi|bo sung|"
                    r"chuyen)\b")
