@@ -112,6 +112,23 @@ def test_vague_question_gets_a_clarify_and_the_pick_is_answered(assistant: Assis
     assert follow["behavior"] == "answer" and first_code(follow) == "1.004837"
 
 
+def test_a_topic_many_names_share_is_asked_back_then_answered(assistant: Assistant) -> None:
+    out = assistant.chat("mình muốn hỏi về chứng thực")
+    assert out["behavior"] == "clarify" and out["citations"] == []
+    assert all("chứng thực" in o["label"].lower() for o in out["options"])
+    again = assistant.chat("lấy cái số 7", session_id=out["session_id"])  # no 7th option: asked again
+    assert again["behavior"] == "clarify" and again["options"] == out["options"]
+    fee = assistant.chat("vậy phí bao nhiêu", session_id=out["session_id"])  # no choice: the first option
+    assert fee["behavior"] == "answer" and first_code(fee) == out["options"][0]["source_id"]
+    assert "phí" in fee["answer"].lower()
+
+
+@pytest.mark.parametrize("question", ["xin giấy phép mở quán bida ở xã cần gì", "cấp chứng chỉ hành nghề y sĩ"])
+def test_a_procedure_that_only_shares_words_is_not_presented(assistant: Assistant, question: str) -> None:
+    out = assistant.chat(question)
+    assert out["behavior"] == "refuse" and out["citations"] == []
+
+
 def test_pick_option_by_position_or_words() -> None:
     options = [{"label": "Thủ tục đăng ký giám hộ", "source_id": "a"},
                {"label": "Thủ tục đăng ký chấm dứt giám hộ", "source_id": "b"},
@@ -119,6 +136,9 @@ def test_pick_option_by_position_or_words() -> None:
     assert pick_option("cái thứ 2", options)["source_id"] == "b"
     assert pick_option("Thứ ba", options)["source_id"] == "c"
     assert pick_option("chấm dứt giám hộ", options)["source_id"] == "b"
+    assert pick_option("chọn 1", options)["source_id"] == "a"
+    assert pick_option("lấy cái 3 đi", options)["source_id"] == "c"
+    assert pick_option("cái thứ 5", options) is None
     assert pick_option("xin chào", options) is None
 
 

@@ -39,6 +39,8 @@ TRICKY = [
     ("khia sinh can giay to gi", "1.001193"),  # two letters swapped
     ("dangkykethon can gi", "1.000894"),  # glued, split into syllables that pair ('ket hon', not 'ke thon')
     ("Khai tử phí bao nhiêu?", "1.000656"),  # the plain procedure, not 'đăng ký lại' or 'có yếu tố nước ngoài'
+    ("tạm trú đóng phí bao nhiêu", "1.004194"),  # not 'Gia hạn tạm trú': the question says no extension
+    ("thủ tục đăng ký hộ kinh doanh cần chuẩn bị gì", "1.001612"),  # not 'Dừng thực hiện thủ tục đăng ký …'
     ("What documents do I need to register my baby's birth?", "1.001193"),
     ("How long does temporary residence registration take?", "1.004194"),
     ("Is marriage registration free?", "1.000894"),
@@ -113,6 +115,26 @@ def test_filler_words_inside_a_name_stay_in_the_routing(retriever: Retriever) ->
     assert "lan dau" in retriever.analyse("cấp giấy chứng nhận lần đầu").routing  # 'đâu' alone is a question word
     assert "chung thuc ban sao" in retriever.analyse("Còn chứng thực bản sao thì sao?").routing  # a copy, not "bạn"
     assert retriever.analyse("cho em hỏi đăng ký khai sinh với ạ").routing == "dang ky khai sinh"
+
+
+@pytest.mark.slow
+def test_diacritics_tell_a_filler_from_a_word_of_the_names(retriever: Retriever) -> None:
+    assert "hoi" not in retriever.analyse("cho hỏi về tách hộ").routing.split()  # 'hỏi', not 'Hội'
+    assert "bhxh" in retriever.analyse("mất sổ bảo hiểm xã hội").terms  # names write 'sổ BHXH'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question,code,other", [
+    ("xin giấy phép mở quán bida", "1.001612", True),  # household business registration issues no licence
+    ("đăng ký thành lập hộ kinh doanh", "1.001612", False),
+    ("chứng chỉ hành nghề y", "1.004756", True),  # the name is 'hành nghề thú y'
+    ("cấp chứng chỉ hành nghề thú y", "1.004756", False),
+    ("đăng ký bảo hộ nhãn hiệu hàng hóa", "1.012065", True),  # the name protects plant varieties
+    ("đăng ký bảo hộ giống cây trồng mới", "1.012065", False),
+])
+def test_a_name_about_another_thing_of_the_same_words(retriever: Retriever, question: str, code: str,
+                                                      other: bool) -> None:
+    assert retriever.other_thing(retriever.analyse(question), retriever.candidate(code)) is other
 
 
 @pytest.mark.slow
