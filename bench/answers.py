@@ -39,27 +39,30 @@ class Explaining:
 
 
 def sweep(records: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> list[str]:
-    """Refuse precision/recall if the thresholds were each pair of values (turns decided by
-    retrieval: not follow-ups, picks or small talk)."""
+    """Refuse precision/recall if the thresholds were each pair of values, with and without the
+    'another thing of the same words' rule (turns decided by retrieval: not follow-ups, picks,
+    questions in parts or small talk)."""
     rows = []
-    for head in (0.0, 0.2, 0.3, 0.4):
-        for theta in (0.30, 0.35, 0.40, 0.42, 0.45, 0.50, 0.55, 0.60):
-            tp = fp = fn = 0
-            for rec, why in zip(records, reasons):
-                cands = why.get("candidates") or []
-                if not cands or "follow-up" in why.get("reason", "") or "option" in why.get("reason", "") \
-                        or "several procedures" in why.get("reason", ""):
-                    continue
-                top = cands[0]
-                refuse = top["confidence"] < theta or top["signals"].get("head", 1.0) < head
-                expected = rec["expected"]["expected_behavior"] == "refuse"
-                tp += refuse and expected
-                fp += refuse and not expected
-                fn += expected and not refuse
-            p = tp / (tp + fp) if tp + fp else 0.0
-            r = tp / (tp + fn) if tp + fn else 0.0
-            rows.append(f"  head {head:.1f} confidence {theta:.2f}: refuse precision {p:.3f} recall {r:.3f} "
-                        f"(false refusals {fp})")
+    for other in (False, True):
+        for head in (0.0, 0.3, 0.4):
+            for theta in (0.35, 0.40, 0.45, 0.50, 0.55):
+                tp = fp = fn = 0
+                for rec, why in zip(records, reasons):
+                    cands = why.get("candidates") or []
+                    if not cands or any(w in why.get("reason", "") for w in ("follow-up", "option", "several procedures",
+                                                                              "after a clarify")):
+                        continue
+                    s = cands[0]["signals"]
+                    refuse = cands[0]["confidence"] < theta or s.get("head", 1.0) < head or \
+                        other and bool(s.get("other_thing"))
+                    expected = rec["expected"]["expected_behavior"] == "refuse"
+                    tp += refuse and expected
+                    fp += refuse and not expected
+                    fn += expected and not refuse
+                p = tp / (tp + fp) if tp + fp else 0.0
+                r = tp / (tp + fn) if tp + fn else 0.0
+                rows.append(f"  other-thing rule {'on ' if other else 'off'} head {head:.1f} confidence {theta:.2f}: "
+                            f"refuse precision {p:.3f} recall {r:.3f} (false refusals {fp})")
     return rows
 
 
@@ -89,7 +92,8 @@ def main() -> None:
     for k in KEYS:
         v = m.get(k)
         print(f"  {k:24s} {v:.3f}" if isinstance(v, float) else f"  {k:24s} {v}")
-    print(f"refuse now below confidence {REFUSE_BELOW} or head coverage {HEAD_BELOW} (by language); trade-off:")
+    print(f"refuse now below confidence {REFUSE_BELOW} or head coverage {HEAD_BELOW} (by language), or a name about "
+          f"another thing of the same words; trade-off:")
     print("\n".join(sweep(records, reasons)))
     print("confusion (expected -> got):", json.dumps(compute(records)["confusion"]))
     if args.out:
