@@ -265,8 +265,8 @@ class Retriever:
         return ranked[:k]
 
     def head_coverage(self, q: Query, cand: Candidate) -> float:
-        """IDF-weighted share of the head of the candidate's name (before its first bracket or comma)
-        that the question says, in its own words or the lexicon's: 'chứng chỉ hành nghề y' covers
+        """IDF-weighted share of the head of the candidate's name (before its first bracket or comma,
+        or one of the deeds it lists) that the question says, in its own words or the lexicon's: 'chứng chỉ hành nghề y' covers
         'Cấp Chứng chỉ hành nghề thú y' except 'thú'; 'nuôi chó mèo cảnh' covers little of 'Đăng ký
         việc nuôi con nuôi trong nước'."""
         said = said_words(q)
@@ -300,9 +300,9 @@ class Retriever:
         words = q.routing.split()
         pairs = {(a, b) for a, b in zip(words, words[1:]) if f" {a} {b} " not in f" {name} "}
         asked = _words(q.expanded)
-        follows = {(fold(a), fold(b)): b for a, b in zip(asked, asked[1:])
-                   if fold(b) not in named and self._rare(b) and not is_filler(fold(b)) and
-                   fold(b) not in INTENT_STOPWORDS and len(b) > 1}
+        # words the question follows with a rare word of its own that the name does not have
+        before_own = {fold(a) for a, b in zip(asked, asked[1:]) if len(b) > 1 and fold(b) not in named and
+                      self._rare(b) and not is_filler(fold(b)) and fold(b) not in INTENT_STOPWORDS}
         for i, part in enumerate(re.split(r"[,;()]", cand.title)):
             marked = _words(part)
             folded = [fold(w) for w in marked]
@@ -311,7 +311,7 @@ class Retriever:
                     continue
                 if j + 2 < len(marked) and (folded[j], folded[j + 2]) in pairs:
                     return True  # 'hành nghề [thú] y'
-                if i == 0 and any(a == folded[j] for a, _ in follows):
+                if i == 0 and folded[j] in before_own:
                     return True  # 'bảo hộ [giống]' for 'bảo hộ nhãn hiệu'
         return False
 

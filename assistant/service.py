@@ -183,8 +183,10 @@ class Assistant:
                 explain["reason"] = "the question names a topic several procedures share, and nothing that tells them apart"
                 return ("clarify", [cands[0], *close]), explain
             head = cands[0].signals.get("head", 1.0) if cands else 0.0
+            other = " the best name is about another thing of the same words;" \
+                if cands and cands[0].signals.get("other_thing") else ""
             explain["reason"] = (f"confidence {top_conf:.2f} (refuse below {REFUSE_BELOW}), the question says {head:.2f} "
-                                 f"of the best name's head (refuse below {HEAD_BELOW[q.lang]}): nothing covers the question")
+                                 f"of the best name's head (refuse below {HEAD_BELOW[q.lang]});{other} nothing covers the question")
             return ("refuse", "no procedure covers the question"), explain
         close = self._ambiguous(q, cands) if not state.turns else []
         if close:
@@ -356,13 +358,12 @@ def _covered_first(q: Query, cands: list[Candidate]) -> list[Candidate]:
     """A close candidate that covers the question (and does no operation it leaves unsaid), put before
     a best one that does not ('giấy phép xây dựng bị mất, xin cấp lại' is the permit reissued, not the land
     certificate reissued)."""
-    lang = q.lang
-    if not cands or covers(cands[0], lang):
+    if not cands or covers(cands[0], q.lang):
         return cands
     for c in cands[1:4]:
         if cands[0].score - c.score >= PLAIN_MARGIN:
             break
-        if "head" in c.signals and covers(c, lang) and not unsaid_operations(q, c.title):
+        if "head" in c.signals and covers(c, q.lang) and not unsaid_operations(q, c.title):
             return [c, *[d for d in cands if d is not c]]
     return cands
 
