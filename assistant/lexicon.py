@@ -31,6 +31,7 @@ EVERYDAY: dict[str, str] = {
     "chưa kết hôn": "xác nhận tình trạng hôn nhân",
     "chưa đăng ký kết hôn": "xác nhận tình trạng hôn nhân",
     "nhận nuôi": "nuôi con nuôi",
+    "nhận về nuôi": "nuôi con nuôi",
     "con nuôi": "nuôi con nuôi",
     "sổ đỏ": "giấy chứng nhận quyền sử dụng đất",
     "sổ hồng": "giấy chứng nhận quyền sử dụng đất quyền sở hữu nhà ở",
