@@ -150,10 +150,13 @@ class Retriever:
 
     def keep_for(self, text: str) -> frozenset[tuple[str, str]]:
         """The name pairs to keep whole in this question: a pair written with diacritics counts only
-        as the names write it ('cho hỏi' is not 'cho Hội')."""
+        as the names write it ('cho hỏi' is not 'cho Hội'); one without, that is itself a filler phrase
+        ('cho hoi'), is read as the filler."""
         self._load()
-        written = {pair for pair in _pairs(text) if pair != (fold(pair[0]), fold(pair[1]))}
-        return self.keep - {(fold(a), fold(b)) for a, b in written - self._keep_marked}
+        pairs = set(_pairs(text))
+        written = {pair for pair in pairs if pair != (fold(pair[0]), fold(pair[1]))}
+        plain = {pair for pair in pairs - written if is_filler(" ".join(pair))}
+        return self.keep - {(fold(a), fold(b)) for a, b in (written - self._keep_marked) | plain}
 
     def features(self, question: str, audience: str = "citizen", query: Query | None = None) -> Features:
         """Every signal for every candidate source; `query` is the question already analysed (by

@@ -120,6 +120,8 @@ def test_filler_words_inside_a_name_stay_in_the_routing(retriever: Retriever) ->
 @pytest.mark.slow
 def test_diacritics_tell_a_filler_from_a_word_of_the_names(retriever: Retriever) -> None:
     assert "hoi" not in retriever.analyse("cho hỏi về tách hộ").routing.split()  # 'hỏi', not 'Hội'
+    assert "hoi" not in retriever.analyse("cho hoi ve tach ho").routing.split()  # a filler phrase, typed plain
+    assert "ban sao" in retriever.analyse("cap ban sao trich luc").routing  # a pair of the names, typed plain
     assert "bhxh" in retriever.analyse("mất sổ bảo hiểm xã hội").terms  # names write 'sổ BHXH'
 
 
