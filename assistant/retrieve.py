@@ -12,6 +12,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -371,38 +372,44 @@ def said_words(q: Query) -> set[str]:
     return set(re.findall(r"\w+", f"{q.folded} {' '.join(fold(t) for t in q.terms)}"))
 
 
-def _named_first(ranked: list[Candidate]) -> list[Candidate]:
-    """A question saying the whole head of a name ('… bản sao từ bản chính giấy tờ' for 'Chứng thực
-    bản sao từ bản chính giấy tờ, văn bản …') means that procedure: a close candidate whose whole
-    head the question says comes before a best one whose head it says only in part."""
-    if len(ranked) < 2 or ranked[0].signals.get("head", 0.0) >= 0.9:
+def promote(ranked: list[Candidate], fits: Callable[[Candidate], bool], tie: bool = True) -> list[Candidate]:
+    """The first of the next three candidates that is close to the best (within PLAIN_MARGIN) and
+    `fits`, put first (given the best's score when `tie`); else the ranking as it was."""
+    if not ranked:
         return ranked
     top = ranked[0]
     for i, c in enumerate(ranked[1:4], 1):
         if top.score - c.score >= PLAIN_MARGIN:
             break
-        if c.signals.get("head", 0.0) >= 0.99:
-            c.score = top.score
+        if fits(c):
+            if tie:
+                c.score = top.score
             return [c, *ranked[:i], *ranked[i + 1:]]
     return ranked
+
+
+def _named_first(ranked: list[Candidate]) -> list[Candidate]:
+    """A question saying the whole head of a name ('… bản sao từ bản chính giấy tờ' for 'Chứng thực
+    bản sao từ bản chính giấy tờ, văn bản …') means that procedure: a close candidate whose whole
+    head the question says comes before a best one whose head it says only in part."""
+    if not ranked or ranked[0].signals.get("head", 0.0) >= 0.9:
+        return ranked
+    return promote(ranked, lambda c: c.signals.get("head", 0.0) >= 0.99)
 
 
 def _plain_first(q: Query, ranked: list[Candidate]) -> list[Candidate]:
     """A question about the fee of 'khai tử' means 'Đăng ký khai tử', not 'Đăng ký lại khai tử' or
     '… có yếu tố nước ngoài': among close variants, the one whose name the best one's contains
     comes first when the question says none of the words the best one adds."""
-    if len(ranked) < 2:
+    if not ranked:
         return ranked
-    top = ranked[0]
-    words, said = name_words(top.title), said_words(q)
-    for i, c in enumerate(ranked[1:4], 1):
-        if top.score - c.score >= PLAIN_MARGIN:
-            break
-        plain = name_words(c.title)
-        if plain and plain < words and not (words - plain - CONVERSATIONAL) & said:
-            c.score = top.score
-            return [c, *ranked[:i], *ranked[i + 1:]]
-    return ranked
+    words, said = name_words(ranked[0].title), said_words(q)
+
+    def plain(c: Candidate) -> bool:
+        own = name_words(c.title)
+        return bool(own) and own < words and not (words - own - CONVERSATIONAL) & said
+
+    return promote(ranked, plain)
 
 
 # What a variant does to a base procedure, as the portal's names say it ("Cấp lại …", "Xóa đăng ký …",
@@ -428,16 +435,9 @@ def _unsaid_operation_last(q: Query, ranked: list[Candidate]) -> list[Candidate]
     """'Đăng ký hộ kinh doanh cần gì' is not 'Dừng thực hiện thủ tục đăng ký hộ kinh doanh', nor 'tạm
     trú mất bao nhiêu tiền' 'Gia hạn tạm trú': a close candidate whose name has no operation the question
     leaves unsaid comes before a best one whose name has one."""
-    if len(ranked) < 2 or not unsaid_operations(q, ranked[0].title):
+    if not ranked or not unsaid_operations(q, ranked[0].title):
         return ranked
-    top = ranked[0]
-    for i, c in enumerate(ranked[1:4], 1):
-        if top.score - c.score >= PLAIN_MARGIN:
-            break
-        if not unsaid_operations(q, c.title):
-            c.score = top.score
-            return [c, *ranked[:i], *ranked[i + 1:]]
-    return ranked
+    return promote(ranked, lambda c: not unsaid_operations(q, c.title))
 
 
 def _words(text: str) -> list[str]:

@@ -20,7 +20,7 @@ from assistant.answer import (CLARIFY_MARGIN, HEAD_BELOW, MAX_PROCEDURES, REFUSE
 from assistant.conversations import Conversations, SessionState
 from assistant.query import INTENT_STOPWORDS, Query, intents
 from assistant.rerank import make_reranker
-from assistant.retrieve import (CONVERSATIONAL, PLAIN_MARGIN, Candidate, Retriever, name_words, said_words,
+from assistant.retrieve import (CONVERSATIONAL, Candidate, Retriever, name_words, promote, said_words,
                                 unsaid_operations)
 from assistant.settings import Settings
 from assistant.store import Store
@@ -360,12 +360,8 @@ def _covered_first(q: Query, cands: list[Candidate]) -> list[Candidate]:
     certificate reissued)."""
     if not cands or covers(cands[0], q.lang):
         return cands
-    for c in cands[1:4]:
-        if cands[0].score - c.score >= PLAIN_MARGIN:
-            break
-        if "head" in c.signals and covers(c, q.lang) and not unsaid_operations(q, c.title):
-            return [c, *[d for d in cands if d is not c]]
-    return cands
+    return promote(cands, lambda c: "head" in c.signals and covers(c, q.lang) and not unsaid_operations(q, c.title),
+                   tie=False)
 
 
 def _siblings(a: Candidate, b: Candidate) -> bool:
