@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from assistant.manifest import Chunk, SourceRecord
 from assistant.query import INTENT_STOPWORDS, Query, analyse, detect_lang, is_filler, written_short
 from assistant.rerank import Reranker
 from assistant.store import Store
-from assistant.text import fold, lexical_tokens
+from assistant.text import fold, lexical_tokens, normalize
 from assistant.vocabulary import Vocabulary
 
 AUDIENCE_SEES = {"citizen": ("citizen",), "official": ("citizen", "official")}
@@ -270,9 +269,9 @@ class Retriever:
 
     def head_coverage(self, q: Query, cand: Candidate) -> float:
         """IDF-weighted share of the head of the candidate's name (before its first bracket or comma,
-        or one of the deeds it lists) that the question says, in its own words or the lexicon's: 'chứng chỉ hành nghề y' covers
-        'Cấp Chứng chỉ hành nghề thú y' except 'thú'; 'nuôi chó mèo cảnh' covers little of 'Đăng ký
-        việc nuôi con nuôi trong nước'."""
+        or one of the deeds it lists) that the question says, in its own words or the lexicon's:
+        'chứng chỉ hành nghề y' covers 'Cấp Chứng chỉ hành nghề thú y' except 'thú'; 'nuôi chó mèo
+        cảnh' covers little of 'Đăng ký việc nuôi con nuôi trong nước'."""
         said = said_words(q)
         n = len(self.title_words) + 1
         # a name listing several things done ('Đăng ký đất đai, tài sản gắn liền với đất, cấp Giấy chứng
@@ -442,7 +441,7 @@ def _unsaid_operation_last(q: Query, ranked: list[Candidate]) -> list[Candidate]
 
 def _words(text: str) -> list[str]:
     """The words, lowercased, diacritics kept."""
-    return re.findall(r"\w+", unicodedata.normalize("NFC", text).lower())
+    return re.findall(r"\w+", normalize(text))
 
 
 def _pairs(text: str) -> list[tuple[str, str]]:
