@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 
 # Index the bundled corpus (a no-op when unchanged), then serve the API, widget and demo page.
 run: setup
+	@echo "indexing corpus/ into $${ASSISTANT_DATA_DIR:-var} (unchanged files are skipped) …"
 	$(BIN)/assistant ingest corpus/
+	@echo "serving on http://$(HOST):$(PORT) — open it in a browser (Ctrl-C stops it)"
 	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
 
 test: setup
@@ -27,9 +29,11 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
-# The 2,642 National Public Service Portal records (about 7 minutes with the default embedder).
+# The 2,642 National Public Service Portal records and the question bank's example questions
+# (about 10 minutes with the default embedder).
+QUESTIONS := ../shared/data/questions
 portal: setup
-	$(BIN)/assistant ingest ../shared/data/procedures/dichvucong_2642.jsonl
+	$(BIN)/assistant ingest ../shared/data/procedures/dichvucong_2642.jsonl $(QUESTIONS)/bank.jsonl $(QUESTIONS)/refuse.jsonl
 
 clean:
 	rm -rf var .pytest_cache

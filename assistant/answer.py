@@ -6,6 +6,7 @@ Every factual line ends with `[n]`, and citation n quotes the source text the li
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -14,19 +15,12 @@ from assistant.facts import Block, blocks_for, clip, template
 from assistant.lexicon import case_words
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, facet_of_heading
-from assistant.retrieve import Candidate, Retriever
+from assistant.ranker import Candidate
+from assistant.retrieve import Lookup
 from assistant.text import fold
 
 MAX_PROCEDURES = 3
 _WORDS = re.compile(r"\w+")
-
-# Calibrated on dev (bench/answers.py): below this confidence, or when the question says less than
-# this share of the head of the best procedure's name, the assistant refuses. An English question
-# says a name only through the lexicon's terms, so its bar is lower.
-REFUSE_BELOW = 0.45
-HEAD_BELOW = {"vi": 0.4, "en": 0.3}
-# Two candidates this close, with nothing in the question to tell them apart, make a clarify.
-CLARIFY_MARGIN = 0.15
 
 _INJECTION = re.compile(
     r"(bo qua|quen|phot lo) (het |moi |tat ca )?(cac )?(huong dan|lenh|chi dan)|prompt|system prompt|"
@@ -51,21 +45,6 @@ class Composed:
     reason: str = ""
 
 
-def confidence(c: Candidate) -> float:
-    """How sure retrieval is that this candidate is what was asked (0..1, calibrated on dev)."""
-    s = c.signals
-    return 0.45 * s.get("asked_covered", 0.0) + 0.35 * s.get("coverage", 0.0) + 0.1 * s.get("salient", 0.0) + \
-        2.0 * max(0.0, s.get("dense_raw", 0.0) - 0.80) + 0.05 * min(s.get("name_raw", 0.0), 10.0) / 10.0
-
-
-def covers(c: Candidate, lang: str = "vi") -> bool:
-    """Whether the best candidate is what the question is about: confident, and the question says
-    enough of the head of its name ('nuôi chó mèo' is not 'nuôi con nuôi'), and it is not about another thing
-    of the same words (`Retriever.other_thing`)."""
-    return confidence(c) >= REFUSE_BELOW and c.signals.get("head", 1.0) >= HEAD_BELOW.get(lang, HEAD_BELOW["vi"]) \
-        and not c.signals.get("other_thing")
-
-
 def special(message: str, lang: str) -> Composed | None:
     """Small talk and attempts to change the assistant's role, read from the message as typed."""
     t = template(lang)
@@ -79,8 +58,8 @@ def special(message: str, lang: str) -> Composed | None:
 
 
 class Composer:
-    def __init__(self, retriever: Retriever, offices: dict[str, dict] | None = None) -> None:
-        self.retriever = retriever
+    def __init__(self, lookup: Callable[[], Lookup], offices: dict[str, dict] | None = None) -> None:
+        self.lookup = lookup  # the procedures of the index as it is now
         self.offices = offices or {}
 
     def refuse(self, q: Query, reason: str) -> Composed:
@@ -115,14 +94,15 @@ class Composer:
     def _one(self, cand: Candidate, facets: list[str], today: date, q: Query, out: Composed, crowd: int = 1) -> str:
         lang = q.lang
         t = template(lang)
-        record = self.retriever.sources.get(cand.key) if cand.procedure else None
+        lookup = self.lookup()
+        record = lookup.source(cand.key) if cand.procedure else None
         handbooks = [h for h in cand.hits if h.source.kind != "procedure"]
         if record is None:
             return self._extractive(cand, facets, lang, out)
         local = self._local_place(cand, handbooks, "place" in (facets or ["place"]), lang, out)
         lines = [f"**{clip(cand.title, 140)}** ({cand.key})"]
-        chunks = self.retriever.section_chunks(record.source_id)
-        situation = case_words(q.folded)
+        chunks = lookup.section_chunks(record.source_id)
+        situation = case_words(q.expanded)
         asked = tuple(_WORDS.findall(f"{q.folded} {situation}"))
         if situation and facets and "documents" not in facets and set(facets) <= {"conditions", "steps"}:
             facets = ["documents", *facets]  # "nhà thuê thì … được không?": which papers that case needs

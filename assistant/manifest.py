@@ -98,6 +98,22 @@ class Manifest:
         for row in self.db.execute("SELECT * FROM sources ORDER BY source_id"):
             yield _source_from_row(row)
 
+    def covering(self, code: str) -> list[SourceRecord]:
+        """The sources about a procedure code or document id: the one with that id, then those that
+        declare the code in their `procedure_codes`."""
+        rows = self.db.execute(
+            "SELECT * FROM sources WHERE source_id=? OR EXISTS (SELECT 1 FROM json_each(sources.procedure_codes) "
+            "WHERE value=?) ORDER BY source_id<>?, source_id", (code, code, code))
+        return [_source_from_row(row) for row in rows]
+
+    def keys(self) -> set[str]:
+        """Every source id and every procedure code a source declares: what a gold file may expect."""
+        out: set[str] = set()
+        for sid, codes in self.db.execute("SELECT source_id, procedure_codes FROM sources"):
+            out.add(sid)
+            out.update(json.loads(codes or "[]"))
+        return out
+
     def stage_chunks(self, chunks: list[Chunk], generation: int) -> None:
         """Write chunks under a generation no source points at yet (invisible to readers)."""
         with self.db:

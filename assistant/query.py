@@ -152,7 +152,37 @@ def analyse(question: str, keep: frozenset[tuple[str, str]] = frozenset()) -> Qu
     levels = {name for name, rx in LEVEL_WORDS.items() if rx.search(folded)}
     return Query(text=text, expanded=expanded, folded=folded, lang=lang, facets=facets,
                  routing=routing, diacritics=has_diacritics(text), levels=levels,
-                 terms=official_terms(folded, lang), negated=negated)
+                 terms=official_terms(re.sub(r"[“”\"']", " ", expanded), lang), negated=negated)
+
+
+# Chat words as written with diacritics: in a question that has them, 'hỏi' and 'bạn' are chat, 'Hội'
+# and 'bản' are not.
+MARKED_FILLERS = frozenset(
+    "cho hỏi ạ à ơi nhé nha nhỉ vậy thế thì là gì nào không hả phải mình tôi em tui muốn thôi đâu sao đi mà rồi "
+    "giúp giùm với ad admin bạn anh chị xin thủ tục".split())
+
+
+def topic(q: Query) -> str:
+    """What the question says of its procedure, as typed (diacritics kept): the question without the
+    words of the facets it asks ('cần giấy tờ gì', 'bao lâu') and without chat words (read with their
+    diacritics when it has them). The whole question when nothing is left."""
+    words = q.expanded.split()
+    folded = " ".join(fold(w) for w in words)
+    starts, at = [], 0
+    for w in words:
+        starts.append(at)
+        at += len(fold(w)) + 1
+    asked: set[int] = set()
+    for rx in _FACET_RE.values():
+        for m in rx.finditer(folded):
+            asked |= {i for i, st in enumerate(starts) if st < m.end() and st + len(fold(words[i])) > m.start()}
+    kept = []
+    for i, w in enumerate(words):
+        core = re.sub(r"^\W+|\W+$", "", w)
+        if i in asked or not core or (core in MARKED_FILLERS if q.diacritics else is_filler(fold(core))):
+            continue
+        kept.append(core)
+    return " ".join(kept) or q.expanded
 
 
 def written_short(folded: str, names_use: Container[str]) -> list[str]:

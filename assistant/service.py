@@ -15,20 +15,21 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from assistant.answer import (CLARIFY_MARGIN, HEAD_BELOW, MAX_PROCEDURES, REFUSE_BELOW, Composed, Composer, confidence,
-                              covers, special)
+from assistant.answer import MAX_PROCEDURES, Composed, Composer, special
 from assistant.conversations import Conversations, SessionState
-from assistant.query import INTENT_STOPWORDS, Query, intents
-from assistant.rerank import make_reranker
-from assistant.retrieve import (CONVERSATIONAL, Candidate, Retriever, name_words, promote, said_words,
-                                unsaid_operations)
+from assistant.query import INTENT_STOPWORDS, Query, intents, topic
+from assistant.redact import redact
+from assistant.ranker import Candidate
+from assistant.retrieve import Lookup, Retriever
+from assistant.signals import CONVERSATIONAL, name_words, said_words
 from assistant.settings import Settings
 from assistant.store import Store
 from assistant.text import fold
 
 log = logging.getLogger("assistant.service")
-# How far below the best a variant may score and still be offered, when the question is a topic all of
-# whose words are in both names
+# Two candidates this close (the ranker's probabilities), with nothing in the question to tell them
+# apart, make a clarify; a topic all of whose words are in both names, this far.
+CLARIFY_MARGIN = 0.15
 TOPIC_MARGIN = 0.4
 TOPIC_HEAD = 0.5
 
@@ -76,9 +77,9 @@ class Assistant:
         self.settings = settings
         self.write_lock = threading.Lock()  # uploads and deletes go one at a time
         self.store = store
-        self.retriever = Retriever(store, make_reranker(settings.reranker))
+        self.retriever = Retriever(store)
         offices = load_offices(settings)
-        self.composer = Composer(self.retriever, offices)
+        self.composer = Composer(self.lookup, offices)
         self.conversations = Conversations(settings.data_dir / "conversations.sqlite", settings.session_ttl_s)
         self.generator = generator
 
@@ -100,6 +101,10 @@ class Assistant:
             self.generator.close()
         self.conversations.close()
         self.store.close()
+
+    def lookup(self) -> Lookup:
+        """Procedures and sections by code, in the index as it is now."""
+        return Lookup(self.retriever.snapshot)
 
     def today(self) -> date:
         return date.fromisoformat(self.settings.today) if self.settings.today else date.today()
@@ -160,43 +165,40 @@ class Assistant:
         if sp:
             explain["reason"] = sp.reason
             return ("special", sp), explain
-        cands = _covered_first(q, self.retriever.rank(self.retriever.features(message, audience, q), k=8))
+        found = self.retriever.rank(self.retriever.gather(message, audience, q), k=8)
+        cands, threshold = found.candidates, self.retriever.models.threshold
+        explain["answerable"] = round(found.answerable, 3)
         explain["candidates"] = [{"key": c.key, "title": c.title, "score": round(c.score, 4),
-                                  "confidence": round(confidence(c), 3),
                                   "signals": {k: round(v, 3) for k, v in c.signals.items()}} for c in cands[:5]]
-        top_conf = confidence(cands[0]) if cands else 0.0
-        covered = bool(cands) and covers(cands[0], q.lang)
-        follow = self._follow_up(q, state, covered, audience)
+        covered = bool(cands) and found.answerable >= threshold
+        follow = self._follow_up(q, message, state, covered, audience)
         if follow is not None:
             explain["reason"] = (f"follow-up on the session's procedure {follow.key}" if state.procedures else
                                  f"a facet asked after a clarify without choosing: the first option {follow.key}")
             return ("answer", ([follow], q.facets or state.facets, None)), explain
-        several = self._several(message, q.lang, audience)
+        several = self._several(message, audience)
         if several:
             explain["reason"] = "the question asks about several procedures: " + "; ".join(
                 f"{c.key} ({', '.join(f) or 'overview'})" for c, f in several)
             return ("answer", ([c for c, _ in several], None, [f for _, f in several])), explain
         if not covered:
             # a topic the question names in full in several names ('hỏi về chứng thực') is asked back
-            close = self._ambiguous(q, cands, named_only=True) if top_conf >= REFUSE_BELOW and not state.turns else []
+            close = self._ambiguous(q, cands, named_only=True) if found.answerable >= threshold / 2 and not state.turns else []
             if close:
                 explain["reason"] = "the question names a topic several procedures share, and nothing that tells them apart"
                 return ("clarify", [cands[0], *close]), explain
-            head = cands[0].signals.get("head", 1.0) if cands else 0.0
-            other = " the best name is about another thing of the same words;" \
-                if cands and cands[0].signals.get("other_thing") else ""
-            explain["reason"] = (f"confidence {top_conf:.2f} (refuse below {REFUSE_BELOW}), the question says {head:.2f} "
-                                 f"of the best name's head (refuse below {HEAD_BELOW[q.lang]});{other} nothing covers the question")
+            explain["reason"] = (f"the decision gives {found.answerable:.2f} that a procedure of the index answers the "
+                                 f"question (refuse below {threshold:.2f}): nothing covers it")
             return ("refuse", "no procedure covers the question"), explain
         close = self._ambiguous(q, cands) if not state.turns else []
         if close:
             explain["reason"] = "several procedures fit about equally and the question says nothing that tells them apart"
             return ("clarify", [cands[0], *close]), explain
-        explain["reason"] = f"best candidate {cands[0].key} with confidence {top_conf:.2f}"
+        explain["reason"] = f"best candidate {cands[0].key} (ranker {cands[0].score:.2f}, answerable {found.answerable:.2f})"
         facets = q.facets or (state.facets if _CONTINUES.search(fold(message)) else [])
         return ("answer", ([cands[0]], facets, None)), explain
 
-    def _several(self, message: str, lang: str, audience: str) -> list[tuple[Candidate, list[str]]]:
+    def _several(self, message: str, audience: str) -> list[tuple[Candidate, list[str]]]:
         """For a question in parts about different procedures ("khai sinh cần gì, còn kết hôn mất bao
         nhiêu tiền?"), each part's procedure and what it asks; empty unless every part names its
         procedure (most of its words are in the name) with confidence, and the procedures differ."""
@@ -206,12 +208,11 @@ class Assistant:
             return []
         found: list[tuple[Candidate, list[str]]] = []
         for part in parts[:MAX_PROCEDURES + 1]:
-            f = self.retriever.features(part.text, audience)
-            ranked = self.retriever.rank(f, k=3)
-            if not ranked or not covers(ranked[0], lang):
+            found = self.retriever.search(part.text, audience, k=3)
+            if not found.candidates or found.answerable < self.retriever.models.threshold:
                 return []
-            top = ranked[0]
-            named = set(fold(top.title).split()) | {w for t in f.query.terms for w in fold(t).split()}
+            top = found.candidates[0]
+            named = set(fold(top.title).split()) | {w for t in found.query.terms for w in fold(t).split()}
             if part.content and sum(w in named for w in part.content) / len(part.content) < 0.6:
                 return []
             if all(top.key != c.key for c, _ in found):
@@ -255,13 +256,22 @@ class Assistant:
             close.append(c)
         return close
 
-    def _follow_up(self, q: Query, state: SessionState, covered: bool, audience: str) -> Candidate | None:
+    def _follow_up(self, q: Query, message: str, state: SessionState, covered: bool, audience: str) -> Candidate | None:
         """A question that names no procedure of its own continues the session's procedure; one that
-        asks a facet right after a clarify without choosing ('vậy mất bao lâu?') gets the first option,
+        names one the corpus answers is a new topic; one that the corpus does not answer on its own
+        continues the session only when, read after the session's topic, it is about the session's
+        procedure ("nếu tôi ở nước ngoài thì sao?"), and is otherwise judged on its own (refused). A
+        facet asked right after a clarify without choosing ('vậy mất bao lâu?') gets the first option,
         the likeliest."""
         content = [w for w in q.routing.split() if len(w) > 1 and w.isalpha() and w not in INTENT_STOPWORDS]
         if state.procedures:
-            if len(content) <= 1 or not covered:
+            if len(content) <= 1:
+                return self.retriever.candidate(state.procedures[0], audience)
+            if covered or not state.topic:
+                return None
+            context = self.retriever.search(f"{state.topic}, {message}", audience, k=3)
+            if context.candidates and context.answerable >= self.retriever.models.threshold and \
+                    context.candidates[0].key in state.procedures:
                 return self.retriever.candidate(state.procedures[0], audience)
         elif state.options and q.facets and len(content) <= 1:
             return self.retriever.candidate(state.options[0]["source_id"], audience)
@@ -304,7 +314,7 @@ class Assistant:
         elif stream:
             for piece in _pieces(out["answer"]):
                 yield "delta", {"text": piece}
-        self._advance(state, composed, q.lang)
+        self._advance(state, composed, q, why)
         out["message_id"] = self.conversations.record(session_id, state, message, out, audience)
         if explain:
             out["explain"] = why
@@ -314,12 +324,14 @@ class Assistant:
         yield "done", out
 
     @staticmethod
-    def _advance(state: SessionState, composed: Composed, lang: str) -> None:
+    def _advance(state: SessionState, composed: Composed, q: Query, why: dict[str, Any]) -> None:
         state.turns += 1
-        state.lang = lang
+        state.lang = q.lang
         if composed.behavior == "clarify":
             state.options = composed.options
         elif composed.behavior == "answer" and composed.procedure_codes:
+            if composed.procedure_codes != state.procedures and "follow-up" not in why.get("reason", ""):
+                state.topic = redact(topic(q))  # what a later question is read after (PII redacted)
             state.procedures = composed.procedure_codes
             state.options = []
 
@@ -352,16 +364,6 @@ def _pieces(text: str, size: int = 24) -> Iterator[str]:
             buf = ""
     if buf:
         yield buf
-
-
-def _covered_first(q: Query, cands: list[Candidate]) -> list[Candidate]:
-    """A close candidate that covers the question (and does no operation it leaves unsaid), put before
-    a best one that does not ('giấy phép xây dựng bị mất, xin cấp lại' is the permit reissued, not the land
-    certificate reissued)."""
-    if not cands or covers(cands[0], q.lang):
-        return cands
-    return promote(cands, lambda c: "head" in c.signals and covers(c, q.lang) and not unsaid_operations(q, c.title),
-                   tie=False)
 
 
 def _siblings(a: Candidate, b: Candidate) -> bool:

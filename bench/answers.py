@@ -1,6 +1,6 @@
 """Answer behaviour on a gold file, in-process with histories replayed: hit@1 of the first cited
 procedure, behaviour macro-recall, refuse precision/recall and the trade-off curve of the refuse
-threshold, wrong-procedure rate, fact accuracy, answer length.
+threshold (the fitted decision's), wrong-procedure rate, fact accuracy, answer length.
 
     python bench/answers.py --data-dir var [--gold ../shared/data/gold/dev.jsonl] [--corrections eval/gold/dev_corrections.jsonl]
 """
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import HEAD_BELOW, REFUSE_BELOW
+from assistant.ranker import Models
 from assistant.service import Assistant
 from assistant.settings import Settings
 from eval.gold import apply_corrections, load_gold
@@ -39,30 +39,23 @@ class Explaining:
 
 
 def sweep(records: list[dict[str, Any]], reasons: list[dict[str, Any]]) -> list[str]:
-    """Refuse precision/recall if the thresholds were each pair of values, with and without the
-    'another thing of the same words' rule (turns decided by retrieval: not follow-ups, picks,
-    questions in parts or small talk)."""
+    """Refuse precision/recall if the decision's threshold were each value (turns decided by retrieval:
+    not follow-ups, picks, questions in parts or small talk)."""
     rows = []
-    for other in (False, True):
-        for head in (0.0, 0.3, 0.4):
-            for theta in (0.35, 0.40, 0.45, 0.50, 0.55):
-                tp = fp = fn = 0
-                for rec, why in zip(records, reasons):
-                    cands = why.get("candidates") or []
-                    if not cands or any(w in why.get("reason", "") for w in ("follow-up", "option", "several procedures",
-                                                                              "after a clarify")):
-                        continue
-                    s = cands[0]["signals"]
-                    refuse = cands[0]["confidence"] < theta or s.get("head", 1.0) < head or \
-                        other and bool(s.get("other_thing"))
-                    expected = rec["expected"]["expected_behavior"] == "refuse"
-                    tp += refuse and expected
-                    fp += refuse and not expected
-                    fn += expected and not refuse
-                p = tp / (tp + fp) if tp + fp else 0.0
-                r = tp / (tp + fn) if tp + fn else 0.0
-                rows.append(f"  other-thing rule {'on ' if other else 'off'} head {head:.1f} confidence {theta:.2f}: "
-                            f"refuse precision {p:.3f} recall {r:.3f} (false refusals {fp})")
+    for theta in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
+        tp = fp = fn = 0
+        for rec, why in zip(records, reasons):
+            if "answerable" not in why or any(w in why.get("reason", "") for w in ("follow-up", "option", "several procedures",
+                                                                                   "after a clarify")):
+                continue
+            refuse = why["answerable"] < theta
+            expected = rec["expected"]["expected_behavior"] == "refuse"
+            tp += refuse and expected
+            fp += refuse and not expected
+            fn += expected and not refuse
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        rows.append(f"  threshold {theta:.2f}: refuse precision {p:.3f} recall {r:.3f} (false refusals {fp})")
     return rows
 
 
@@ -92,8 +85,7 @@ def main() -> None:
     for k in KEYS:
         v = m.get(k)
         print(f"  {k:24s} {v:.3f}" if isinstance(v, float) else f"  {k:24s} {v}")
-    print(f"refuse now below confidence {REFUSE_BELOW} or head coverage {HEAD_BELOW} (by language), or a name about "
-          f"another thing of the same words; trade-off:")
+    print(f"refuse below the decision's threshold {Models.packaged().threshold:.2f} (fitted by eval/fit.py); trade-off:")
     print("\n".join(sweep(records, reasons)))
     print("confusion (expected -> got):", json.dumps(compute(records)["confusion"]))
     if args.out:

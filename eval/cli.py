@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from eval.gold import GoldError, load_gold, write_gold
+from eval.gold import GoldError, GoldTurn, load_gold, write_gold
 
 RUNS_DIR = Path("eval/runs")
 API_KEY_ENV = "ASSISTANT_EVAL_API_KEY"
@@ -35,10 +35,25 @@ def _open_assistant() -> tuple[Any, Callable[[], None]]:
     return assistant, assistant.close
 
 
+def warn_missing_sources(turns: list[GoldTurn], known: Callable[[str], bool], where: str) -> None:
+    """One stderr line when expected sources (procedure codes or source ids) are not in the index,
+    so those turns cannot be hit: how many, and the first five."""
+    expected = sorted({s for t in turns for s in t.expected_sources})
+    missing = [s for s in expected if not known(s)]
+    if missing:
+        shown = ", ".join(missing[:5]) + (", …" if len(missing) > 5 else "")
+        print(f"warning: {len(missing)} of the {len(expected)} sources this gold file expects are not in {where} "
+              f"({shown}); turns expecting only those cannot be hit: ingest them or use a gold file for this index",
+              file=sys.stderr)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    import httpx
+
+    from assistant.client import HttpAssistant
     from eval import report
     from eval.gate import failures, load_thresholds
-    from eval.runner import HttpChatClient, run_turns
+    from eval.runner import run_turns
 
     try:
         thresholds = load_thresholds(args.thresholds, args.min or [], args.max or [])
@@ -56,8 +71,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     quote_checker = None
     concurrency = args.concurrency or DEFAULT_CONCURRENCY
     if args.url:
-        client: Any = HttpChatClient(args.url, args.api_key or os.environ.get(API_KEY_ENV), args.timeout)
+        client: Any = HttpAssistant(args.url, args.api_key or os.environ.get(API_KEY_ENV), args.timeout)
         closers.append(client.close)
+        try:
+            warn_missing_sources(turns, client.has_procedure, f"the index at {args.url}")
+        except (RuntimeError, httpx.HTTPError) as exc:  # GET /v1/procedures/{code} did not answer
+            print(f"note: expected sources not checked against the server ({exc})", file=sys.stderr)
         if args.check_quotes:
             print("note: --check-quotes needs the index, so it works in-process only; skipped", file=sys.stderr)
     else:
@@ -70,6 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         closers.append(close)
+        warn_missing_sources(turns, client.store.manifest.keys().__contains__, "the index")
         if args.check_quotes:
             from assistant.settings import get_settings
             from eval.quotes import ManifestQuoteChecker
@@ -179,17 +199,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("compare", help="metric deltas and flipped turns between two runs")
-    p.add_argument("run_a", type=Path)
-    p.add_argument("run_b", type=Path)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("run_a", type=Path, help="the baseline run folder")
+    p.add_argument("run_b", type=Path, help="the run folder to compare with it")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("export-ragas", help="a run as a RAGAS dataset (question, answer, contexts, ground_truth)")
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("out", type=Path)
+    p.add_argument("run_dir", type=Path, help="a run folder (with results.jsonl)")
+    p.add_argument("out", type=Path, help="the RAGAS JSONL file to write")
     p.set_defaults(func=cmd_export_ragas)
 
     p = sub.add_parser("import-ragas", help="a RAGAS dataset as a gold file")
-    p.add_argument("file", type=Path)
-    p.add_argument("out", type=Path)
+    p.add_argument("file", type=Path, help="a RAGAS dataset as JSON Lines (0.1 or 0.2+ columns)")
+    p.add_argument("out", type=Path, help="the gold JSONL file to write")
     p.set_defaults(func=cmd_import_ragas)

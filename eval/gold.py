@@ -7,11 +7,13 @@ plus an optional free-text `notes`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 
+_KIND = re.compile(r"[a-z][a-z-]{1,30}")
 BEHAVIORS: tuple[str, ...] = ("answer", "clarify", "refuse")
 FACETS: tuple[str, ...] = ("documents", "fee", "time", "place", "conditions", "legal_basis", "steps", "result")
 
@@ -40,8 +42,11 @@ class GoldTurn:
 
     def expected(self) -> dict[str, Any]:
         """What a result record keeps of the turn, so a run can be scored without its gold file."""
-        return {"expected_sources": self.expected_sources, "expected_behavior": self.expected_behavior,
-                "facts": self.facts, "facets": self.facets, "lang": self.lang}
+        out = {"expected_sources": self.expected_sources, "expected_behavior": self.expected_behavior,
+               "facts": self.facts, "facets": self.facets, "lang": self.lang}
+        if _KIND.fullmatch(self.notes):
+            out["kind"] = self.notes  # a one-word note names what the turn tests: a breakdown of the report
+        return out
 
 
 def _str_list(row: dict[str, Any], key: str, where: str) -> list[str]:

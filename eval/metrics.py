@@ -138,6 +138,7 @@ class TurnScore:
     got_behavior: str
     lang: str
     diacritics: bool
+    kind: str = ""  # the gold turn's `notes` when it names what the turn tests ("switch", "follow-up")
     facets: list[str] = field(default_factory=list)
     expected_sources: list[str] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
@@ -176,7 +177,8 @@ def score_turn(record: dict[str, Any]) -> TurnScore:
     s = TurnScore(
         id=str(record.get("id")), expected_behavior=exp.get("expected_behavior", "answer"),
         got_behavior=str(got.get("behavior")) if got else ERROR, lang=exp.get("lang") or "?",
-        diacritics=has_diacritics(record.get("question") or ""), facets=list(exp.get("facets") or []),
+        diacritics=has_diacritics(record.get("question") or ""), kind=str(exp.get("kind") or ""),
+        facets=list(exp.get("facets") or []),
         expected_sources=expected_sources, facts_total=len(facts), error=record.get("error"),
     )
     if got is not None:
@@ -298,12 +300,15 @@ def _groups(scores: Sequence[TurnScore], key: str) -> dict[str, list[TurnScore]]
             out["with diacritics" if s.diacritics else "without diacritics"].append(s)
         elif key == "lang":
             out[s.lang].append(s)
+        elif key == "kind":
+            if s.kind:
+                out[s.kind].append(s)
         else:
             out[s.expected_behavior].append(s)
     return dict(sorted(out.items()))
 
 
-BREAKDOWNS: tuple[str, ...] = ("lang", "facet", "diacritics", "expected_behavior")
+BREAKDOWNS: tuple[str, ...] = ("lang", "facet", "diacritics", "expected_behavior", "kind")
 
 
 def breakdowns(scores: Sequence[TurnScore]) -> dict[str, dict[str, dict[str, float | int | None]]]:

@@ -18,7 +18,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-import httpx
 from tqdm import tqdm
 
 from eval.gold import BEHAVIORS, GoldTurn
@@ -28,31 +27,10 @@ QuoteChecker = Callable[[dict[str, Any]], bool]
 
 
 class ChatClient(Protocol):
-    """What the runner needs of the assistant: `assistant.service.Assistant` and HttpChatClient fit."""
+    """What the runner needs of the assistant: `assistant.service.Assistant` and, over HTTP,
+    `assistant.client.HttpAssistant` fit."""
 
     def chat(self, message: str, session_id: str | None = None, audience: str = "citizen") -> dict[str, Any]: ...
-
-
-class HttpChatClient:
-    """`POST {url}/v1/chat` with `{"message", "session_id"}`; thread-safe (one pooled httpx client)."""
-
-    def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 120.0) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.url = url.rstrip("/")
-        self._client = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)
-
-    def chat(self, message: str, session_id: str | None = None, audience: str = "citizen") -> dict[str, Any]:
-        # The server decides the audience from the API key; `audience` is accepted for the protocol only.
-        resp = self._client.post("/v1/chat", json={"message": message, "session_id": session_id})
-        if resp.status_code >= 400:
-            raise RuntimeError(f"HTTP {resp.status_code} from {self.url}/v1/chat: {resp.text[:300]}")
-        try:
-            return resp.json()
-        except json.JSONDecodeError:
-            raise RuntimeError(f"not JSON from {self.url}/v1/chat: {resp.text[:300]}") from None
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def check_answer(answer: Any) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Sections to chunks. Portal records embed only their overview passage (the rest is lexical);
-files embed every chunk. Long sections are split on paragraph and sentence boundaries.
+files embed every chunk; example questions are one chunk each. Long sections are split on paragraph and sentence boundaries.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ _splitter = RecursiveCharacterTextSplitter(
 
 
 def chunk_source(source: Source) -> list[Chunk]:
+    if source.kind == "examples":
+        return example_chunks(source)
     chunks: list[Chunk] = []
     for section in source.sections:
         text = section.text.strip()
@@ -35,3 +37,13 @@ def chunk_source(source: Source) -> list[Chunk]:
                                 page=section.page, facet=section.facet or facet_of_heading(section.section or ""),
                                 embedded=embedded, meta=meta))
     return chunks
+
+
+def example_chunks(source: Source) -> list[Chunk]:
+    """One chunk per example question, embedded as a query (e5's `query:` side, like the questions it
+    is matched with) from its topic (`query.topic`: the question without facet and chat words)."""
+    out = []
+    for section in source.sections:
+        meta = dict(section.meta, embed_text=section.meta["topic"], embed_as="query")
+        out.append(Chunk(id="", source_id=source.source_id, text=section.text, embedded=True, meta=meta))
+    return out

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from assistant.manifest import SourceRecord
 from assistant.store import Indexed, Store
 from ingest.chunking import chunk_source
-from ingest.loaders import iter_files, load_path
+from ingest.loaders import expected_sources, iter_files, load_path
 from ingest.source import AUDIENCES, LoadError, Source
 
 BATCH = 64
@@ -59,7 +59,16 @@ def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, pru
     seen: dict[str, str] = {}
     failed_origins: set[str] = set()
     pending: list[Indexed] = []
-    bar = tqdm(desc="ingest", unit="src", disable=not progress, file=sys.stderr)
+    files = list(iter_files(paths))
+    expected = {path: expected_sources(path) for path in files} if progress else {}
+    # sources done of sources expected, with rate and time left; a file's count is corrected once it is read
+    bar = tqdm(total=sum(expected.values()), desc="ingest", unit=" sources", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+
+    def recount(path: Path, found: int) -> None:
+        if progress and found != expected[path]:
+            bar.total += found - expected[path]
+            bar.refresh()
 
     def flush() -> None:
         store.replace(pending)
@@ -67,7 +76,7 @@ def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, pru
         bar.update(len(pending))
         pending.clear()
 
-    for path in iter_files(paths):
+    for path in files:
         try:
             sources = load_path(path)
             if not sources:
@@ -82,16 +91,20 @@ def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, pru
         except LoadError as exc:
             summary.failed.append({"path": str(path), "error": str(exc)})
             failed_origins.add(str(path))
+            recount(path, 0)
             continue
         except Exception as exc:  # a broken file must never stop the batch
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {exc}"
             summary.failed.append({"path": str(path), "error": f"cannot read the file: {reason}"})
             failed_origins.add(str(path))
+            recount(path, 0)
             continue
+        recount(path, len(items))
         for src, aud in items:
             seen[src.source_id] = str(path)
             if known.get(src.source_id) == f"{src.content_hash}:{aud}":
                 summary.unchanged += 1
+                bar.update(1)
                 continue
             if src.source_id in known:
                 summary.updated += 1

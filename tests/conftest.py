@@ -21,6 +21,7 @@ SHARED = ROOT.parent / "shared" / "data"
 PORTAL = SHARED / "procedures" / "dichvucong_2642.jsonl"
 DOCUMENTS = SHARED / "documents"
 DEV_GOLD = SHARED / "gold" / "dev.jsonl"
+QUESTIONS = [SHARED / "questions" / "bank.jsonl", SHARED / "questions" / "refuse.jsonl"]
 CORPUS = ROOT / "corpus"
 
 
@@ -81,9 +82,10 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.fixture(scope="session")
 def service_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data dir indexed once with the default embedder: corpus/ plus all 2,642 portal records
-    (about 7 minutes here). Set ASSISTANT_TEST_DATA_DIR to a data dir built the same way
-    (`assistant ingest corpus/ ../shared/data/procedures/dichvucong_2642.jsonl`) to reuse it."""
+    """A data dir indexed once with the default embedder: corpus/, all 2,642 portal records and the
+    question bank's examples (about 11 minutes here). Set ASSISTANT_TEST_DATA_DIR to a data dir built
+    the same way (`assistant ingest corpus/ ../shared/data/procedures/dichvucong_2642.jsonl
+    ../shared/data/questions/bank.jsonl ../shared/data/questions/refuse.jsonl`) to reuse it."""
     from assistant.store import Store
     from ingest.pipeline import ingest
 
@@ -91,7 +93,7 @@ def service_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = Path(prebuilt) if prebuilt else tmp_path_factory.mktemp("service") / "var"
     store = Store(Settings(data_dir=data), purpose="test fixture")
     try:
-        summary = ingest(store, [CORPUS, PORTAL], progress=False)
+        summary = ingest(store, [CORPUS, PORTAL, *QUESTIONS], progress=False)
         assert summary.failed == [], summary.failed
     finally:
         store.close()

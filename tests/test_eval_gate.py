@@ -37,3 +37,54 @@ def test_gold_set_passes_its_gate(service_data: Path, tmp_path: Path, gold: str,
     print(gold, {k: metrics.get(k) for k in ("hit@1", "behavior_macro_recall", "fact_accuracy", "citation_validity")})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert (tmp_path / "run" / "report.html").stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def corpus_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the bundled corpus/ alone, with the default embedder: what `make run` serves."""
+    from assistant.settings import Settings
+    from assistant.store import Store
+    from ingest.pipeline import ingest
+
+    data = tmp_path_factory.mktemp("corpus-only") / "var"
+    store = Store(Settings(data_dir=data), purpose="test fixture")
+    try:
+        assert ingest(store, [ROOT / "corpus"], progress=False).failed == []
+    finally:
+        store.close()
+    return data
+
+
+def test_bundled_corpus_questions_pass_their_gate(corpus_data: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(corpus_data), ASSISTANT_TODAY="2026-11-24")
+    run = subprocess.run([str(ROOT / ".venv/bin/assistant"), "eval", "run", str(GOLD / "corpus.jsonl"), "--out",
+                          str(tmp_path / "run"), "--thresholds", str(THRESHOLDS / "corpus.json"), "--no-progress"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["metrics"]
+    print("corpus", {k: metrics.get(k) for k in ("hit@1", "behavior_macro_recall", "refuse_precision", "refuse_recall")})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+def test_conversations_over_http_pass_their_gate(corpus_data: Path, tmp_path: Path) -> None:
+    """Histories replayed in one session through a real `assistant serve`: follow-ups, topic switches,
+    out-of-scope questions asked second, clarify answers."""
+    from tests.conftest import free_port, wait_for_port
+
+    port = free_port()
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(corpus_data), ASSISTANT_TODAY="2026-11-24")
+    server = subprocess.Popen([str(ROOT / ".venv/bin/assistant"), "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=120, proc=server)
+        run = subprocess.run([str(ROOT / ".venv/bin/assistant"), "eval", "run", str(GOLD / "conversations.jsonl"),
+                              "--url", f"http://127.0.0.1:{port}", "--out", str(tmp_path / "run"),
+                              "--thresholds", str(THRESHOLDS / "conversations.json"), "--no-progress"],
+                             cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=900)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    result = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    kinds = {k: v["hit@1"] if v["hit@1"] is not None else v["behavior_accuracy"]
+             for k, v in result["breakdowns"]["kind"].items()}
+    print("conversations", result["metrics"].get("hit@1"), kinds)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -12,6 +12,7 @@ from assistant.langchain_retriever import ProcedureRetriever
 from assistant.query import analyse, intents
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
+from assistant.signals import head_coverage, other_thing
 from assistant.store import Store
 from assistant.text import expand_abbreviations, fold, lexical_tokens
 from tests.conftest import DEV_GOLD, ROOT
@@ -68,23 +69,6 @@ def test_langchain_adapter_returns_documents_with_citations(retriever: Retriever
     assert all(d.metadata["source_id"] and d.page_content for d in docs)
 
 
-class ReverseReranker:
-    """A deterministic reranker that prefers the longest passage (the seam's contract, no model)."""
-
-    name = "test:longest"
-
-    def scores(self, query: str, passages: list[str]) -> list[float]:
-        return [float(len(p)) for p in passages]
-
-
-@pytest.mark.slow
-def test_reranker_seam_reorders_the_head(retriever: Retriever) -> None:
-    plain = retriever.search("đăng ký khai sinh", k=10).candidates
-    reranked = Retriever(retriever.store, ReverseReranker()).search("đăng ký khai sinh", k=10).candidates
-    assert all("rerank" in c.signals for c in reranked)
-    assert [c.key for c in plain] != [c.key for c in reranked]
-
-
 def test_normalisation_of_citizen_text() -> None:
     assert fold("Đăng ký KHAI SINH") == "dang ky khai sinh"
     assert expand_abbreviations("lam cccd ko?") == "lam căn cước công dân không?"
@@ -136,14 +120,15 @@ def test_diacritics_tell_a_filler_from_a_word_of_the_names(retriever: Retriever)
 ])
 def test_a_name_about_another_thing_of_the_same_words(retriever: Retriever, question: str, code: str,
                                                       other: bool) -> None:
-    assert retriever.other_thing(retriever.analyse(question), retriever.candidate(code)) is other
+    title = retriever.candidate(code).title
+    assert other_thing(retriever.snapshot, retriever.analyse(question), title) is other
 
 
 @pytest.mark.slow
 def test_head_coverage_tells_a_different_thing_from_the_name(retriever: Retriever) -> None:
-    adoption = retriever.candidate("2.001263")
-    assert retriever.head_coverage(analyse("đăng ký nuôi gà thả vườn"), adoption) < 0.5
-    assert retriever.head_coverage(analyse("đăng ký việc nuôi con nuôi trong nước"), adoption) > 0.99
+    adoption = retriever.candidate("2.001263").title
+    assert head_coverage(retriever.snapshot, analyse("đăng ký nuôi gà thả vườn"), adoption) < 0.5
+    assert head_coverage(retriever.snapshot, analyse("đăng ký việc nuôi con nuôi trong nước"), adoption) > 0.99
 
 
 def test_no_procedure_codes_or_dev_questions_in_the_code() -> None:

@@ -128,3 +128,45 @@ def test_opening_with_another_embedder_is_refused(embedded_settings: Settings, c
     other = embedded_settings.model_copy(update={"embedder": "hash:128"})
     with pytest.raises(EmbedderMismatch, match="re-ingest|Re-ingest"):
         Store(other)
+
+
+def test_a_reload_swaps_the_whole_snapshot_while_searches_go_on(embedded_settings: Settings, corpus: Path) -> None:
+    """Searches running on other threads while a source is replaced never fail and always see one
+    whole generation: the fee text they find is the old one or the new one."""
+    import threading
+
+    store = Store(embedded_settings)
+    try:
+        ingest(store, [corpus], progress=False)
+        retriever = Retriever(store)
+        first = retriever.snapshot
+        errors: list[BaseException] = []
+        seen: set[str] = set()
+        stop = threading.Event()
+
+        def search() -> None:
+            while not stop.is_set():
+                try:
+                    snap = retriever.snapshot
+                    top = retriever.search("khai sinh lệ phí").candidates[0]
+                    fee = [c.text for c in snap.by_source.get("doc:khai-sinh", []) if "Lệ phí" in (c.section or "")]
+                    assert top.key == "1.001193" and len(fee) == 1
+                    seen.add(fee[0])
+                except BaseException as exc:  # noqa: BLE001 - the test reports any failure
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=search) for _ in range(3)]
+        for t in threads:
+            t.start()
+        write(corpus / "khai-sinh.md", BIRTH.replace("Miễn phí khi đăng ký đúng hạn.", "Lệ phí 8.000 đồng cho bản sao."))
+        ingest(store, [corpus], progress=False)
+        while retriever.snapshot is first:
+            pass
+        stop.set()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert seen <= {"Miễn phí khi đăng ký đúng hạn.", "Lệ phí 8.000 đồng cho bản sao."} and seen
+        assert "8.000" in " ".join(c.text for c in retriever.snapshot.by_source["doc:khai-sinh"])
+    finally:
+        store.close()

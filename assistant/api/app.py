@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from assistant.api import chat, documents, web
 from assistant.api.deps import AssistantDep, MetricsDep
+from assistant.api.docs import add_docs
 from assistant.api.schemas import Health
 from assistant.auth import Authenticator
 from assistant.metrics import Metrics
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "Anonymous callers are citizens; `Authorization: Bearer <API key or token>` identifies "
                     "officials and admins.",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by add_docs, not from a CDN
+        redoc_url=None,
     )
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
@@ -132,4 +135,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router, tags=["chat"])
     app.include_router(documents.router)
     app.include_router(web.router)
+    add_docs(app)
     return app

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from assistant.api.deps import AssistantDep, AuthDep, CallerDep, MetricsDep, OfficialDep, SettingsDep
+from assistant.api.documents import describe, visible
 from assistant.api.schemas import (ChatRequest, ChatResponse, FeedbackRequest, SearchResponse,
                                    TokenResponse)
 from assistant.conversations import UnknownMessage, UnknownSession
@@ -79,12 +80,20 @@ async def search(assistant: AssistantDep, caller: CallerDep, settings: SettingsD
     return {"query": q, "results": results}
 
 
-@router.get("/procedures/{code}", summary="A parsed procedure record")
+@router.get("/procedures/{code}", summary="A procedure: its parsed record, or the documents that cover it",
+            response_description="The parsed portal record; for a code only documents declare (a handbook's "
+                                 "`procedure_codes`), `{procedure_code, documents: [{source_id, title, url, "
+                                 "sections, …}]}`.")
 async def procedure(code: str, assistant: AssistantDep, caller: CallerDep) -> dict[str, Any]:
-    src = assistant.store.manifest.source(code)
-    if src is None or src.procedure is None or (src.audience == "official" and caller.audience != "official"):
+    sources = [s for s in assistant.store.manifest.covering(code) if visible(s, caller)]
+    if not sources:
         raise HTTPException(404, f"no procedure {code!r} in the index")
-    return dict(src.procedure, data_date=(src.meta.get("data_date") or src.updated_at[:10]))
+    record = next((s for s in sources if s.procedure is not None), None)
+    if record is not None:
+        return dict(record.procedure, data_date=(record.meta.get("data_date") or record.updated_at[:10]))
+    lookup = assistant.lookup()
+    return {"procedure_code": code,
+            "documents": [describe(s, lookup.section_chunks(s.source_id)) for s in sources]}
 
 
 @router.post("/feedback", summary="Rate an answer")

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from assistant.api.deps import AdminDep, AssistantDep, CallerDep, SettingsDep
 from assistant.auth import Caller
+from assistant.manifest import Chunk, SourceRecord
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -30,10 +31,19 @@ def audit(settings: Any, caller: Caller, action: str, **details: Any) -> None:
 @router.get("/{source_id}", summary="View an indexed source (what a citation points at)")
 async def view(source_id: str, assistant: AssistantDep, caller: CallerDep) -> dict[str, Any]:
     src = assistant.store.manifest.source(source_id)
-    # an official-only source does not exist for a citizen: same answer as an unknown id
-    if src is None or (src.audience == "official" and caller.audience != "official"):
+    if src is None or not visible(src, caller):
         raise HTTPException(404, f"no source {source_id!r}")
-    chunks = assistant.retriever.section_chunks(source_id)
+    return describe(src, assistant.lookup().section_chunks(source_id))
+
+
+def visible(src: SourceRecord, caller: Caller) -> bool:
+    """Whether the caller may see the source: to a citizen an official-only one does not exist (the
+    same 404 as an unknown id)."""
+    return src.audience != "official" or caller.audience == "official"
+
+
+def describe(src: SourceRecord, chunks: list[Chunk]) -> dict[str, Any]:
+    """A source and its sections, as `GET /v1/documents/{source_id}` returns it."""
     return {
         "source_id": src.source_id, "title": src.title, "kind": src.kind, "url": src.url,
         "audience": src.audience, "procedure_codes": src.procedure_codes, "meta": src.meta,

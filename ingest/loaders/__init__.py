@@ -12,12 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ingest import portal
+from ingest import examples, portal
 from ingest.source import Loaded, LoadError, Source
 
 from . import docx, html, markdown, pdf, sniff, text
 
 Loader = Callable[[Path], Iterable[Source]]
+
+
+def records(path: Path) -> Iterable[Source]:
+    """A `.jsonl`/`.json` file: example questions (gold format) or portal procedure records."""
+    return examples.load(path) if examples.is_examples(path) else portal.load(path)
+
 
 LOADERS: dict[str, Loader] = {
     ".md": markdown.load,
@@ -27,8 +33,8 @@ LOADERS: dict[str, Loader] = {
     ".docx": docx.load,
     ".html": html.load,
     ".htm": html.load,
-    ".jsonl": portal.load,
-    ".json": portal.load,
+    ".jsonl": records,
+    ".json": records,
 }
 
 
@@ -43,6 +49,18 @@ def load_path(path: Path) -> Loaded:
     sniff.check(path, set(LOADERS))  # unsupported, or content other than the name says: what it really is
     result = LOADERS[path.suffix.lower()](path)
     return result if isinstance(result, Loaded) else Loaded(result)
+
+
+def expected_sources(path: Path) -> int:
+    """How many sources a file should yield, found cheaply (for a progress bar's total): a portal
+    `.jsonl` file one per non-empty line, any other file one (a `.json` list is counted on loading)."""
+    if path.suffix.lower() != ".jsonl" or examples.is_examples(path):
+        return 1
+    try:
+        with path.open("rb") as fh:
+            return sum(1 for line in fh if line.strip()) or 1
+    except OSError:
+        return 1
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -1,0 +1,138 @@
+"""Candidate sources: each finds, for an analysed question, what in one part of the index matches it.
+
+- `NameSource`: BM25 over the procedure names (folded syllables and bigrams);
+- `SectionSource`: BM25 over every section of every source;
+- `DenseSource`: the embedder over the embedded passages (portal overviews, every chunk of a file);
+- `ExampleSource`: the example questions, lexically and by embedding (question to question).
+
+Each has one `search(query, audience, k)`; the learned ranker (`assistant.ranker`) weighs what they
+find. They read one `Snapshot`, so a reload never changes what a search in flight sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.embeddings import Embedder
+from assistant.manifest import Chunk, SourceRecord
+from assistant.query import Query, topic
+from assistant.snapshot import Snapshot
+from assistant.text import fold, lexical_tokens
+from assistant.vectors import VectorIndex
+
+AUDIENCE_SEES = {"citizen": ("citizen",), "official": ("citizen", "official")}
+
+
+def allowed(audience: str) -> tuple[str, ...]:
+    return AUDIENCE_SEES.get(audience, ("citizen",))
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    source: SourceRecord
+    score: float
+
+
+@dataclass
+class Found:
+    """Scores by source id (or, for examples, by example row), and the passages behind them."""
+
+    scores: dict[str, float] = field(default_factory=dict)
+    hits: dict[str, list[Hit]] = field(default_factory=dict)
+
+    def put(self, key: str, score: float, hit: Hit | None = None) -> None:
+        self.scores[key] = max(self.scores.get(key, float("-inf")), score)
+        if hit is not None:
+            self.hits.setdefault(key, []).append(hit)
+
+
+def routing_text(q: Query) -> str:
+    return f"{q.routing} {' '.join(fold(t) for t in q.terms)}"
+
+
+class NameSource:
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+
+    def search(self, q: Query, audience: str, k: int) -> Found:
+        index, out = self.snap.lexical["titles"], Found()
+        scores = index.scores(lexical_tokens(routing_text(q)))
+        for i in np.argsort(-scores)[:k]:
+            if scores[i] <= 0:
+                break
+            src = self.snap.sources.get(index.ids[i])
+            if src and src.audience in allowed(audience):
+                out.put(src.source_id, float(scores[i]))
+        return out
+
+
+class SectionSource:
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+
+    def search(self, q: Query, audience: str, k: int) -> Found:
+        index, out = self.snap.lexical["chunks"], Found()
+        terms = " ".join(fold(t) for t in q.terms)
+        scores = index.scores(lexical_tokens(f"{q.folded} {terms}"))
+        for i in np.argsort(-scores)[:k]:
+            if scores[i] <= 0:
+                break
+            row = self.snap.chunks.get(index.ids[i])
+            if row and row[1].audience in allowed(audience):
+                out.put(row[1].source_id, float(scores[i]), Hit(row[0], row[1], float(scores[i])))
+        return out
+
+
+class DenseSource:
+    def __init__(self, snap: Snapshot, vectors: VectorIndex, embedder: Embedder) -> None:
+        self.snap, self.vectors, self.embedder = snap, vectors, embedder
+
+    def search(self, q: Query, audience: str, k: int) -> Found:
+        text = q.expanded if q.diacritics else self.snap.vocab.restore(q.folded)
+        if q.terms:
+            text = f"{text} ({', '.join(q.terms)})"
+        out = Found()
+        where = {"$and": [{"audience": {"$in": list(allowed(audience))}}, {"kind": {"$ne": "examples"}}]}
+        for cid, sim in self.vectors.query(self.embedder.embed_query(text), k, where=where):
+            row = self.snap.chunks.get(cid)  # a stray vector an interrupted ingest left behind is ignored
+            if row and row[1].audience in allowed(audience):
+                out.put(row[1].source_id, sim, Hit(row[0], row[1], sim))
+        return out
+
+
+@dataclass
+class Examples:
+    """Nearest example rows with their scores, best first."""
+
+    lexical: list[tuple[int, float]]
+    dense: list[tuple[int, float]]
+    across: list[tuple[int, float]]  # among examples in the other language
+
+
+class ExampleSource:
+    """Example questions; `lexical` and `dense` are two searches over the same examples. Scores are
+    by example row (`Snapshot.examples`); rows the caller excludes (a question's own example, when
+    it is being scored) are left out after the search."""
+
+    def __init__(self, snap: Snapshot, embedder: Embedder) -> None:
+        self.snap, self.embedder = snap, embedder
+
+    def search(self, q: Query, audience: str, k: int) -> Examples:
+        """Nearest examples lexically, by embedding, and by embedding among those in the other language
+        (an English question is nearest to English ones of any procedure; its procedure's
+        examples are mostly Vietnamese)."""
+        ex = self.snap.examples
+        if not ex.ids:
+            return Examples([], [], [])
+        scores = ex.lexical.scores(lexical_tokens(routing_text(q)))
+        lexical = [(int(ex.lexical_rows[i]), float(scores[i])) for i in np.argsort(-scores)[:k]
+                   if scores[i] > 0 and ex.lexical_rows[i] >= 0]
+        sims = ex.vectors @ self.embedder.embed_query(topic(q))
+        order = np.argsort(-sims)
+        other = ex.english != (q.lang == "en")
+        dense = [(int(i), float(sims[i])) for i in order[:k]]
+        across = [(int(i), float(sims[i])) for i in order[other[order]][:k]]
+        return Examples(lexical, dense, across)

@@ -1,0 +1,82 @@
+"""How routing does on questions it was not fitted on, by style (vi, vi_nodiac, narrative, en, vi_org,
+refuse): hit@1, hit@3, wrong-procedure, refuse precision/recall and behaviour macro-recall.
+
+    .venv/bin/python bench/generalisation.py --data-dir DIR [--rules OLD.jsonl] [--dev]
+
+- **bank, own example left out**: 5 folds by procedure; a question is scored by models fitted on the
+  other folds, with the index holding every example but its own;
+- **bank, its procedures' examples left out**: the same, with every example of its procedures left
+  out too (what a newly ingested procedure gets);
+- **dev.jsonl as a test** (`--dev`): the whole assistant (histories, follow-ups, clarify) with the
+  packaged models, which never saw it;
+- `--rules FILE`: answers of another version on the same bank questions (`bench/ask_all.py`), scored
+  the same way, side by side.
+DIR holds the portal records and the example files (`make portal`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from assistant.retrieve import Retriever
+from assistant.settings import Settings
+from assistant.store import Store
+from eval.fit import QUESTIONS
+from eval.routing import Scored, choose_threshold, cross_validate, format_table, load_questions, read_all, table
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT.parent / "shared/data/gold/dev.jsonl"
+
+
+def rules_table(path: Path, items: list) -> dict:
+    """Another version's answers (one line each) scored like the folds: refusing is `answerable` 0."""
+    got = {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
+    scored = [Scored(it, "rules", got[it.id]["codes"][:3], 0.0 if got[it.id]["behavior"] == "refuse" else 1.0)
+              for it in items if it.id in got]
+    return table(scored, 0.5, "rules")
+
+
+def dev_test(data_dir: Path) -> str:
+    from assistant.service import Assistant
+    from eval.gold import load_gold
+    from eval.metrics import compute
+    from eval.runner import ask_turn
+
+    assistant = Assistant.open(Settings(data_dir=data_dir, today="2026-11-24"), purpose="bench generalisation")
+    try:
+        records = [ask_turn(assistant, t, index=i) for i, t in enumerate(load_gold(DEV))]
+    finally:
+        assistant.close()
+    m = compute(records)["metrics"]
+    keys = ["hit@1", "hit@3", "wrong_procedure_rate", "refuse_precision", "refuse_recall", "behavior_macro_recall",
+            "citation_validity", "latency_p95"]
+    return "\n".join(f"  {k}: {m.get(k):.3f}" if isinstance(m.get(k), float) else f"  {k}: {m.get(k)}" for k in keys)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", required=True, type=Path)
+    ap.add_argument("--rules", type=Path, help="bench/ask_all.py output of another version on the bank")
+    ap.add_argument("--dev", action="store_true", help="also run dev.jsonl through the whole assistant")
+    args = ap.parse_args()
+    store = Store(Settings(data_dir=args.data_dir), purpose="bench generalisation")
+    try:
+        items = read_all(Retriever(store), load_questions(QUESTIONS), cache=args.data_dir / "routing-gathered.pkl")
+    finally:
+        store.close()
+    scored, _ = cross_validate(items, progress=False)
+    threshold = choose_threshold(scored)
+    print(f"refuse threshold chosen on the out-of-fold reads: {threshold:.3f}")
+    for variant, title in (("own", "bank, own example left out"), ("procedure", "bank, its procedures' examples left out"),
+                           ("none", "bank, no examples indexed")):
+        print(f"\n### {title}\n{format_table(table(scored, threshold, variant))}")
+    if args.rules:
+        print(f"\n### the same questions, {args.rules.name}\n{format_table(rules_table(args.rules, items))}")
+    if args.dev:
+        print(f"\n### dev.jsonl as a test (whole assistant, packaged models)\n{dev_test(args.data_dir)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Fit the ranker and the decision on the question bank and write them into the package.
+
+    .venv/bin/python -m eval.fit --data-dir DIR [--questions FILE...]
+
+DIR is an index with the portal records and the example files ingested (`make portal`). Writes
+`assistant/models/{ranker,decision}.txt` and `routing.json` (features, threshold, folds, the data's
+hash and the out-of-fold figures), and prints the out-of-fold tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+
+from assistant.ranker import FEATURES
+from assistant.retrieve import Retriever
+from assistant.settings import Settings
+from assistant.store import Store
+from eval.routing import (FOLDS, VARIANTS, choose_threshold, cross_validate, data_hash, fit_decision, fit_ranker,
+                          format_table, load_questions, read_all, table)
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTIONS = [ROOT.parent / "shared/data/questions/bank.jsonl", ROOT.parent / "shared/data/questions/refuse.jsonl"]
+MODELS = ROOT / "assistant" / "models"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", required=True, type=Path)
+    ap.add_argument("--questions", nargs="+", type=Path, default=QUESTIONS)
+    ap.add_argument("--out", type=Path, default=MODELS)
+    args = ap.parse_args(argv)
+    store = Store(Settings(data_dir=args.data_dir), purpose="fit routing")
+    try:
+        retriever = Retriever(store)
+        rows = load_questions(args.questions)
+        print(f"reading {len(rows)} questions …", flush=True)
+        items = read_all(retriever, rows, cache=args.data_dir / "routing-gathered.pkl")
+    finally:
+        store.close()
+    scored, oof_rows = cross_validate(items)
+    threshold = choose_threshold(scored)
+    figures = {v: table(scored, threshold, v) for v in VARIANTS}
+    for v in VARIANTS:
+        print(f"\nout-of-fold, examples left out: {v}\n{format_table(figures[v])}")
+    ranker = fit_ranker(items)
+    decision = fit_decision([r for r, _ in oof_rows], [y for _, y in oof_rows])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "ranker.txt").write_text(ranker.model_to_string())
+    (args.out / "decision.txt").write_text(decision.model_to_string())
+    meta = {"features": list(FEATURES), "threshold": round(threshold, 3), "folds": FOLDS,
+            "split": "folds by sha256(written_for) % 5 (refusals by id); each question read with its own example, "
+                     "its procedures' examples, and all examples left out",
+            "questions": [p.name for p in args.questions], "data_sha256": data_hash(args.questions),
+            "n_questions": len(items), "fitted": date.today().isoformat(),
+            "out_of_fold": {v: figures[v]["all"] for v in VARIANTS}}
+    (args.out / "routing.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+    print(f"\nwrote {args.out} (threshold {threshold:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

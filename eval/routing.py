@@ -1,0 +1,258 @@
+"""Fitting and honestly scoring the learned ranker and decision on the question bank.
+
+Every bank question is searched once; its candidates' features are then read three ways, each a
+situation the assistant meets:
+- `own`: its own example left out (a new question about a procedure that has other examples),
+- `procedure`: every example of its procedures left out (a newly ingested procedure, or one the
+  bank does not cover),
+- `none`: no examples at all (a corpus without example files).
+Folds are by procedure, so a question is scored by models fitted on other procedures' questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.ranker import DECISION_FEATURES, FEATURES, Candidate, Gathered, candidates, decision_row
+from assistant.retrieve import Retriever
+
+VARIANTS = ("own", "procedure", "none")
+# What the models are fitted on. Not `procedure`: there the answer is always the one candidate
+# without examples, a cue that holds for no real question about a procedure that has them.
+TRAIN = ("own", "none")
+FOLDS = 5
+RANKER_PARAMS = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 3], "num_leaves": 15,
+                 "min_data_in_leaf": 20, "learning_rate": 0.05, "feature_fraction": 0.9, "bagging_fraction": 0.8,
+                 "bagging_freq": 1, "lambdarank_truncation_level": 10, "verbose": -1, "num_threads": 2, "seed": 7}
+RANKER_ROUNDS = 300
+DECISION_PARAMS = {"objective": "binary", "num_leaves": 15, "min_data_in_leaf": 20, "learning_rate": 0.05,
+                   "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1,
+                   "num_threads": 2, "seed": 7}
+DECISION_ROUNDS = 200
+
+
+@dataclass
+class Read:
+    """One question's candidates read one way (`variant`)."""
+
+    keys: list[str]
+    matrix: np.ndarray
+    labels: np.ndarray  # 1 where the candidate is an expected procedure
+    signals: list[dict[str, float]] = field(default_factory=list)
+
+
+@dataclass
+class Item:
+    id: str
+    question: str
+    style: str
+    lang: str
+    expected: list[str]
+    behavior: str  # "answer" | "refuse"
+    group: str  # what folds split on: the procedure it was written for, or the question for a refusal
+    reads: dict[str, Read] = field(default_factory=dict)
+
+    @property
+    def fold(self) -> int:
+        return int(hashlib.sha256(self.group.encode()).hexdigest(), 16) % FOLDS
+
+
+def data_hash(paths: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load_questions(paths: list[Path]) -> list[dict]:
+    rows = []
+    for p in paths:
+        rows += [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in rows if not r.get("history")]
+
+
+def gather_all(retriever: Retriever, rows: list[dict], cache: Path | None = None,
+               progress: bool = True) -> list[Gathered]:
+    """Every question searched once (cached beside the index, without the passages, for this index
+    version and these questions)."""
+    key = f"{retriever.snapshot.version}:{hashlib.sha256(json.dumps([r['id'] for r in rows]).encode()).hexdigest()[:12]}"
+    if cache is not None and cache.exists():
+        saved = pickle.loads(cache.read_bytes())
+        if saved.get("key") == key:
+            return saved["gathered"]
+    out = []
+    for n, r in enumerate(rows):
+        g = retriever.gather(r["question"])
+        for found in (g.name, g.chunks, g.dense):
+            found.hits = {}
+        out.append(g)
+        if progress and n % 500 == 0:
+            print(f"  searched {n}/{len(rows)}", flush=True)
+    if cache is not None:
+        cache.write_bytes(pickle.dumps({"key": key, "gathered": out}))
+    return out
+
+
+def read_all(retriever: Retriever, rows: list[dict], cache: Path | None = None, progress: bool = True) -> list[Item]:
+    """Every question's candidates read the three ways."""
+    snap = retriever.snapshot
+    ex = snap.examples
+    row_of = {eid: i for i, eid in enumerate(ex.ids)}
+    everything = frozenset(range(len(ex.ids)))
+    items = []
+    for r, g in zip(rows, gather_all(retriever, rows, cache, progress)):
+        g.said = {}
+        expected = list(r.get("expected_sources") or [])
+        behavior = "refuse" if r["expected_behavior"] == "refuse" else "answer"
+        item = Item(r["id"], r["question"], r.get("style") or r.get("lang") or "", r.get("lang") or "vi", expected,
+                    behavior, r.get("written_for") or (expected[0] if expected else r["id"]))
+        own = frozenset({row_of[r["id"]]} if r["id"] in row_of else ())
+        sibling = frozenset(i for c in expected for i in ex.by_code.get(c, ()))
+        for variant, exclude in (("own", own), ("procedure", own | sibling), ("none", everything)):
+            cands, matrix = candidates(snap, g, exclude)
+            item.reads[variant] = Read([c.key for c in cands], matrix,
+                                       np.array([float(c.key in expected) for c in cands]))
+        items.append(item)
+    return items
+
+
+def _ranking_set(items: list[Item], variants: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    xs, ys, groups = [], [], []
+    for it in items:
+        for v in variants:
+            read = it.reads[v]
+            if it.behavior != "answer" or not read.labels.any() or len(read.keys) < 2:
+                continue
+            xs.append(read.matrix)
+            ys.append(read.labels)
+            groups.append(len(read.keys))
+    return np.vstack(xs), np.concatenate(ys), groups
+
+
+def fit_ranker(items: list[Item]):
+    import lightgbm as lgb
+
+    x, y, groups = _ranking_set(items, TRAIN)
+    return lgb.train(RANKER_PARAMS, lgb.Dataset(x, y, group=groups, feature_name=list(FEATURES)), RANKER_ROUNDS)
+
+
+def decision_rows(ranker, item: Item, variant: str) -> np.ndarray | None:
+    """The decision's features for one read, with the given ranker's scores; None without candidates."""
+    read = item.reads[variant]
+    if not read.keys:
+        return None
+    raw = np.asarray(ranker.predict(read.matrix), dtype=np.float64)
+    order = np.argsort(-raw, kind="stable")
+    probs = np.exp(raw - raw.max())
+    probs /= probs.sum()
+    top = [Candidate(read.keys[i], "", float(probs[i]), dict(zip(FEATURES, read.matrix[i]))) for i in order]
+    return decision_row(top, raw[order])
+
+
+def fit_decision(rows: list[np.ndarray], labels: list[float]):
+    import lightgbm as lgb
+
+    y = np.array(labels)
+    pos = max(1.0, y.sum())
+    weights = np.where(y > 0, 1.0, pos / max(1.0, len(y) - y.sum()))  # both classes weigh the same
+    data = lgb.Dataset(np.vstack(rows), y, weight=weights, feature_name=list(DECISION_FEATURES))
+    return lgb.train(DECISION_PARAMS, data, DECISION_ROUNDS)
+
+
+@dataclass
+class Scored:
+    item: Item
+    variant: str
+    top: list[str]  # ranked keys
+    answerable: float
+
+
+def cross_validate(items: list[Item], progress: bool = True) -> tuple[list[Scored], list[tuple[np.ndarray, float]]]:
+    """Out-of-fold scores of every item and read: the ranker and decision that score a fold never
+    saw its procedures' questions. Also returns the out-of-fold decision rows, to fit the final
+    decision on."""
+    rankers = {}
+    for f in range(FOLDS):
+        rankers[f] = fit_ranker([it for it in items if it.fold != f])
+        if progress:
+            print(f"  ranker fold {f} fitted", flush=True)
+    oof: dict[int, list[tuple[Item, str, np.ndarray]]] = defaultdict(list)
+    for it in items:
+        for v in VARIANTS:
+            row = decision_rows(rankers[it.fold], it, v)
+            if row is not None:
+                oof[it.fold].append((it, v, row))
+    scored, final_rows = [], []
+    for f in range(FOLDS):
+        train = [(row, float(it.behavior == "answer")) for g in range(FOLDS) if g != f for it, v, row in oof[g]
+                 if v in TRAIN]
+        decision = fit_decision([r for r, _ in train], [y for _, y in train])
+        for it, v, row in oof[f]:
+            read = it.reads[v]
+            raw = rankers[f].predict(read.matrix)
+            top = [read.keys[i] for i in np.argsort(-raw, kind="stable")[:3]]
+            scored.append(Scored(it, v, top, float(decision.predict(row)[0])))
+            if v in TRAIN:
+                final_rows.append((row, float(it.behavior == "answer")))
+    return scored, final_rows
+
+
+def choose_threshold(scored: list[Scored], variant: str = "own") -> float:
+    """The refuse threshold with the best refuse F1 on the out-of-fold reads (precision weighs more
+    than recall because refusals are rare)."""
+    rows = [(s.answerable, s.item.behavior == "refuse") for s in scored if s.variant == variant]
+    best, best_f = 0.5, -1.0
+    for t in np.linspace(0.02, 0.98, 97):
+        tp = sum(p < t and r for p, r in rows)
+        fp = sum(p < t and not r for p, r in rows)
+        fn = sum(p >= t and r for p, r in rows)
+        f = 2 * tp / max(1, 2 * tp + fp + fn)
+        if f > best_f:
+            best, best_f = float(t), f
+    return best
+
+
+def table(scored: list[Scored], threshold: float, variant: str) -> dict[str, dict[str, float]]:
+    """hit@1, hit@3, wrong-procedure, refuse precision/recall and behaviour macro-recall by style."""
+    groups: dict[str, list[Scored]] = defaultdict(list)
+    for s in scored:
+        if s.variant == variant:
+            groups[s.item.style if s.item.behavior == "answer" else "refuse"].append(s)
+            groups["all"].append(s)
+    out = {}
+    for name, ss in groups.items():
+        ans = [s for s in ss if s.item.behavior == "answer"]
+        ref = [s for s in ss if s.item.behavior == "refuse"]
+        answered = [s for s in ans if s.answerable >= threshold]
+        refused = [s for s in ss if s.answerable < threshold]
+        row = {"n": float(len(ss))}
+        if ans:
+            row["hit@1"] = sum(bool(s.top) and s.top[0] in s.item.expected for s in answered) / len(ans)
+            row["hit@3"] = sum(bool(set(s.top[:3]) & set(s.item.expected)) for s in ans) / len(ans)
+            row["wrong"] = sum(bool(s.top) and s.top[0] not in s.item.expected for s in answered) / len(ans)
+        if refused and ref:
+            row["refuse_p"] = sum(s.item.behavior == "refuse" for s in refused) / len(refused)
+        if ref:
+            row["refuse_r"] = sum(s.answerable < threshold for s in ref) / len(ref)
+        recalls = ([len(answered) / len(ans)] if ans else []) + ([row["refuse_r"]] if ref else [])
+        row["macro"] = sum(recalls) / len(recalls)
+        out[name] = row
+    return out
+
+
+def format_table(rows: dict[str, dict[str, float]]) -> str:
+    cols = ["n", "hit@1", "hit@3", "wrong", "refuse_p", "refuse_r", "macro"]
+    lines = ["| style | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    order = ["all", "vi", "vi_nodiac", "narrative", "en", "vi_org", "refuse"]
+    for name in sorted(rows, key=lambda n: order.index(n) if n in order else 99):
+        r = rows[name]
+        cells = [f"{int(r['n'])}"] + [f"{r[c]:.3f}" if c in r else "" for c in cols[1:]]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

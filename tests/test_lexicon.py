@@ -1,0 +1,66 @@
+"""The lexicon holds general entries only: each everyday or English expression is said by at least
+two questions, one of them at least in the bank (written outside the team), and each official term
+it maps to is the corpus's own wording (in a procedure name or section)."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+
+import pytest
+
+from assistant import lexicon
+from assistant.text import expand_abbreviations, fold, has_diacritics, normalize
+from tests.conftest import PORTAL, ROOT, SHARED
+
+BANK = [SHARED / "questions" / "bank.jsonl", SHARED / "questions" / "refuse.jsonl"]
+OURS = [SHARED / "gold" / "dev.jsonl", ROOT / "eval" / "gold" / "en.jsonl"]
+MIN_QUESTIONS = 2  # an entry said by a single question exists for that question
+
+
+@lru_cache(maxsize=2)
+def questions(files: tuple) -> list[str]:
+    return [expand_abbreviations(json.loads(line)["question"]) for p in files for line in p.read_text("utf-8").splitlines()]
+
+
+@lru_cache(maxsize=1)
+def corpus_text() -> str:
+    parts = []
+    for line in PORTAL.read_text("utf-8").splitlines():
+        r = json.loads(line)
+        parts += [r.get("ten_thu_tuc") or "", r.get("raw_text") or ""]
+    return " ".join(fold(p) for p in parts)
+
+
+def said_by(entry: str, files: list) -> int:
+    """How many questions of these gold files say the entry (as `lexicon` matches it)."""
+    folded, marked = re.compile(rf"\b{re.escape(fold(entry))}\b"), re.compile(rf"\b{re.escape(normalize(entry))}\b")
+    return sum(bool((marked.search(normalize(q)) if has_diacritics(q) else folded.search(fold(q))))
+               for q in questions(tuple(files)))
+
+
+def general(entry: str) -> bool:
+    """Said by at least two questions, one of them at least written outside the team (the bank)."""
+    bank = said_by(entry, BANK)
+    return bank >= MIN_QUESTIONS or bank >= 1 and said_by(entry, OURS) >= 1
+
+
+def in_corpus(term: str) -> bool:
+    """The term, or each of the consecutive phrases it lists ('thuê mượn ở nhờ cho thuê'), is in the corpus."""
+    words, text = fold(term).split(), corpus_text()
+    if f" {' '.join(words)} " in f" {text} ":
+        return True
+    return any(in_corpus(" ".join(words[:i])) and in_corpus(" ".join(words[i:])) for i in range(1, len(words)))
+
+
+@pytest.mark.parametrize("table", ["EVERYDAY", "ENGLISH"])
+def test_every_routing_entry_is_said_by_questions_of_several_writers(table: str) -> None:
+    rare = [k for k in getattr(lexicon, table) if not general(k)]
+    assert not rare, f"{table} entries said by one question or only by our own gold files: {rare}"
+
+
+@pytest.mark.parametrize("table", ["EVERYDAY", "ENGLISH", "CASES"])
+def test_every_target_is_the_corpus_own_wording(table: str) -> None:
+    missing = sorted({v for v in getattr(lexicon, table).values() if not in_corpus(v)})
+    assert not missing, f"{table} targets not found in any procedure name or section: {missing}"
