@@ -42,7 +42,7 @@ FEATURES = (
 )
 GAPS = (("coverage", "coverage_gap"), ("asked_covered", "asked_gap"), ("head", "head_gap"), ("salient", "salient_gap"),
         ("marked_coverage", "marked_gap"))
-DECISION_FEATURES = (*FEATURES, "score", "margin", "prob", "n_candidates")
+DECISION_FEATURES = (*FEATURES, "score", "margin", "prob")
 
 
 @dataclass
@@ -213,7 +213,7 @@ def decision_row(ranked: list[Candidate], scores: np.ndarray) -> np.ndarray:
     """The decision's features: the best candidate's, the ranker's score, margin and probability."""
     top = ranked[0]
     margin = float(scores[0] - scores[1]) if len(scores) > 1 else 5.0
-    return np.array([[*(top.signals[f] for f in FEATURES), float(scores[0]), margin, top.score, float(len(ranked))]])
+    return np.array([[*(top.signals[f] for f in FEATURES), float(scores[0]), margin, top.score]])
 
 
 class Models:

@@ -208,11 +208,11 @@ class Assistant:
             return []
         found: list[tuple[Candidate, list[str]]] = []
         for part in parts[:MAX_PROCEDURES + 1]:
-            found = self.retriever.search(part.text, audience, k=3)
-            if not found.candidates or found.answerable < self.retriever.models.threshold:
+            result = self.retriever.search(part.text, audience, k=3)
+            if not result.candidates or result.answerable < self.retriever.models.threshold:
                 return []
-            top = found.candidates[0]
-            named = set(fold(top.title).split()) | {w for t in found.query.terms for w in fold(t).split()}
+            top = result.candidates[0]
+            named = set(fold(top.title).split()) | {w for t in result.query.terms for w in fold(t).split()}
             if part.content and sum(w in named for w in part.content) / len(part.content) < 0.6:
                 return []
             if all(top.key != c.key for c, _ in found):

@@ -1,7 +1,7 @@
 """How routing does on questions it was not fitted on, by style (vi, vi_nodiac, narrative, en, vi_org,
 refuse): hit@1, hit@3, wrong-procedure, refuse precision/recall and behaviour macro-recall.
 
-    .venv/bin/python bench/generalisation.py --data-dir DIR [--rules OLD.jsonl] [--dev]
+    .venv/bin/python bench/generalisation.py --data-dir DIR [--small-data-dir SMALL] [--rules OLD.jsonl] [--dev]
 
 - **bank, own example left out**: 5 folds by procedure; a question is scored by models fitted on the
   other folds, with the index holding every example but its own;
@@ -9,6 +9,8 @@ refuse): hit@1, hit@3, wrong-procedure, refuse precision/recall and behaviour ma
   out too (what a newly ingested procedure gets);
 - **dev.jsonl as a test** (`--dev`): the whole assistant (histories, follow-ups, clarify) with the
   packaged models, which never saw it;
+- `--small-data-dir SMALL` (an index of `corpus/` alone): bank questions on a small index, where
+  those about procedures it lacks must be refused;
 - `--rules FILE`: answers of another version on the same bank questions (`bench/ask_all.py`), scored
   the same way, side by side.
 DIR holds the portal records and the example files (`make portal`).
@@ -24,7 +26,8 @@ from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.store import Store
 from eval.fit import QUESTIONS
-from eval.routing import Scored, choose_threshold, cross_validate, format_table, load_questions, read_all, table
+from eval.routing import (Scored, choose_threshold, cross_validate, format_table, load_questions, read_all, read_small,
+                          table)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared/data/gold/dev.jsonl"
@@ -58,19 +61,29 @@ def dev_test(data_dir: Path) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", required=True, type=Path)
+    ap.add_argument("--small-data-dir", type=Path, help="an index of corpus/ alone (as for eval/fit.py)")
     ap.add_argument("--rules", type=Path, help="bench/ask_all.py output of another version on the bank")
     ap.add_argument("--dev", action="store_true", help="also run dev.jsonl through the whole assistant")
     args = ap.parse_args()
     store = Store(Settings(data_dir=args.data_dir), purpose="bench generalisation")
     try:
-        items = read_all(Retriever(store), load_questions(QUESTIONS), cache=args.data_dir / "routing-gathered.pkl")
+        rows = load_questions(QUESTIONS)
+        items = read_all(Retriever(store), rows, cache=args.data_dir / "routing-gathered.pkl")
     finally:
         store.close()
+    if args.small_data_dir:
+        small = Store(Settings(data_dir=args.small_data_dir), purpose="bench generalisation")
+        try:
+            items += read_small(Retriever(small), rows)
+        finally:
+            small.close()
     scored, _ = cross_validate(items, progress=False)
     threshold = choose_threshold(scored)
     print(f"refuse threshold chosen on the out-of-fold reads: {threshold:.3f}")
     for variant, title in (("own", "bank, own example left out"), ("procedure", "bank, its procedures' examples left out"),
-                           ("none", "bank, no examples indexed")):
+                           ("none", "bank, no examples indexed"), ("small", "bank, on an index of corpus/ alone")):
+        if not any(s.variant == variant for s in scored):
+            continue
         print(f"\n### {title}\n{format_table(table(scored, threshold, variant))}")
     if args.rules:
         print(f"\n### the same questions, {args.rules.name}\n{format_table(rules_table(args.rules, items))}")

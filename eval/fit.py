@@ -1,8 +1,10 @@
 """Fit the ranker and the decision on the question bank and write them into the package.
 
-    .venv/bin/python -m eval.fit --data-dir DIR [--questions FILE...]
+    .venv/bin/python -m eval.fit --data-dir DIR [--small-data-dir SMALL] [--questions FILE...]
 
-DIR is an index with the portal records and the example files ingested (`make portal`). Writes
+DIR is an index with the portal records and the example files ingested (`make portal`); with
+`--small-data-dir SMALL` (an index of `corpus/` alone) the models also learn to refuse on a small
+index what it lacks. Writes
 `assistant/models/{ranker,decision}.txt` and `routing.json` (features, threshold, folds, the data's
 hash and the out-of-fold figures), and prints the out-of-fold tables.
 """
@@ -19,7 +21,7 @@ from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.store import Store
 from eval.routing import (FOLDS, VARIANTS, choose_threshold, cross_validate, data_hash, fit_decision, fit_ranker,
-                          format_table, load_questions, read_all, table)
+                          format_table, load_questions, read_all, read_small, table)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [ROOT.parent / "shared/data/questions/bank.jsonl", ROOT.parent / "shared/data/questions/refuse.jsonl"]
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", required=True, type=Path)
     ap.add_argument("--questions", nargs="+", type=Path, default=QUESTIONS)
+    ap.add_argument("--small-data-dir", type=Path, help="an index of corpus/ alone: also fit and score on a small index")
     ap.add_argument("--out", type=Path, default=MODELS)
     args = ap.parse_args(argv)
     store = Store(Settings(data_dir=args.data_dir), purpose="fit routing")
@@ -40,13 +43,19 @@ def main(argv: list[str] | None = None) -> int:
         items = read_all(retriever, rows, cache=args.data_dir / "routing-gathered.pkl")
     finally:
         store.close()
+    if args.small_data_dir:
+        small = Store(Settings(data_dir=args.small_data_dir), purpose="fit routing")
+        try:
+            items += read_small(Retriever(small), rows)
+        finally:
+            small.close()
     scored, oof_rows = cross_validate(items)
     threshold = choose_threshold(scored)
-    figures = {v: table(scored, threshold, v) for v in VARIANTS}
-    for v in VARIANTS:
+    figures = {v: table(scored, threshold, v) for v in VARIANTS if any(s.variant == v for s in scored)}
+    for v in figures:
         print(f"\nout-of-fold, examples left out: {v}\n{format_table(figures[v])}")
     ranker = fit_ranker(items)
-    decision = fit_decision([r for r, _ in oof_rows], [y for _, y in oof_rows])
+    decision = fit_decision(*map(list, zip(*oof_rows)))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ranker.txt").write_text(ranker.model_to_string())
     (args.out / "decision.txt").write_text(decision.model_to_string())
@@ -55,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                      "its procedures' examples, and all examples left out",
             "questions": [p.name for p in args.questions], "data_sha256": data_hash(args.questions),
             "n_questions": len(items), "fitted": date.today().isoformat(),
-            "out_of_fold": {v: figures[v]["all"] for v in VARIANTS}}
+            "small_index": str(args.small_data_dir or ""), "out_of_fold": {v: figures[v]["all"] for v in figures}}
     (args.out / "routing.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     print(f"\nwrote {args.out} (threshold {threshold:.3f})")
     return 0

@@ -6,6 +6,8 @@ situation the assistant meets:
 - `procedure`: every example of its procedures left out (a newly ingested procedure, or one the
   bank does not cover),
 - `none`: no examples at all (a corpus without example files).
+- `small` (with `read_small`): searched on a small index (the 19 sources of `corpus/`), where a
+  question about a procedure that index lacks must be refused.
 Folds are by procedure, so a question is scored by models fitted on other procedures' questions.
 """
 
@@ -23,10 +25,11 @@ import numpy as np
 from assistant.ranker import DECISION_FEATURES, FEATURES, Candidate, Gathered, candidates, decision_row
 from assistant.retrieve import Retriever
 
-VARIANTS = ("own", "procedure", "none")
+VARIANTS = ("own", "procedure", "none", "small")
 # What the models are fitted on. Not `procedure`: there the answer is always the one candidate
 # without examples, a cue that holds for no real question about a procedure that has them.
-TRAIN = ("own", "none")
+TRAIN = ("own", "none", "small")
+SMALL_SHARE = 20  # one bank question in this many about a procedure a small index lacks: a refusal there
 FOLDS = 5
 RANKER_PARAMS = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 3], "num_leaves": 15,
                  "min_data_in_leaf": 20, "learning_rate": 0.05, "feature_fraction": 0.9, "bagging_fraction": 0.8,
@@ -123,12 +126,31 @@ def read_all(retriever: Retriever, rows: list[dict], cache: Path | None = None, 
     return items
 
 
+def read_small(retriever: Retriever, rows: list[dict]) -> list[Item]:
+    """Bank questions searched on a small index: those about its procedures (to answer), refusals, and
+    a share of the others (to refuse: the index lacks their procedure)."""
+    snap = retriever.snapshot
+    known = snap.visible["citizen"]
+    items = []
+    for r in rows:
+        expected = [c for c in r.get("expected_sources") or [] if c in known]
+        other = int(hashlib.sha256(r["id"].encode()).hexdigest(), 16) % SMALL_SHARE == 0
+        if not expected and r["expected_behavior"] != "refuse" and not other:
+            continue
+        item = Item(f"small:{r['id']}", r["question"], r.get("style") or "", r.get("lang") or "vi", expected,
+                    "answer" if expected else "refuse", r.get("written_for") or r["id"])
+        cands, matrix = candidates(snap, retriever.gather(r["question"]))
+        item.reads["small"] = Read([c.key for c in cands], matrix, np.array([float(c.key in expected) for c in cands]))
+        items.append(item)
+    return items
+
+
 def _ranking_set(items: list[Item], variants: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list[int]]:
     xs, ys, groups = [], [], []
     for it in items:
         for v in variants:
-            read = it.reads[v]
-            if it.behavior != "answer" or not read.labels.any() or len(read.keys) < 2:
+            read = it.reads.get(v)
+            if read is None or it.behavior != "answer" or not read.labels.any() or len(read.keys) < 2:
                 continue
             xs.append(read.matrix)
             ys.append(read.labels)
@@ -156,12 +178,18 @@ def decision_rows(ranker, item: Item, variant: str) -> np.ndarray | None:
     return decision_row(top, raw[order])
 
 
-def fit_decision(rows: list[np.ndarray], labels: list[float]):
+def fit_decision(rows: list[np.ndarray], labels: list[float], variants: list[str]):
+    """Both classes weigh the same within each way of reading (a small index has few questions to
+    answer, the bank few to refuse)."""
     import lightgbm as lgb
 
-    y = np.array(labels)
-    pos = max(1.0, y.sum())
-    weights = np.where(y > 0, 1.0, pos / max(1.0, len(y) - y.sum()))  # both classes weigh the same
+    y, v = np.array(labels), np.array(variants)
+    weights = np.ones(len(y))
+    for name in set(variants):
+        for cls in (0.0, 1.0):
+            mask = (v == name) & (y == cls)
+            if mask.any():
+                weights[mask] = len(y) / (2 * len(set(variants)) * mask.sum())
     data = lgb.Dataset(np.vstack(rows), y, weight=weights, feature_name=list(DECISION_FEATURES))
     return lgb.train(DECISION_PARAMS, data, DECISION_ROUNDS)
 
@@ -174,7 +202,7 @@ class Scored:
     answerable: float
 
 
-def cross_validate(items: list[Item], progress: bool = True) -> tuple[list[Scored], list[tuple[np.ndarray, float]]]:
+def cross_validate(items: list[Item], progress: bool = True) -> tuple[list[Scored], list[tuple[np.ndarray, float, str]]]:
     """Out-of-fold scores of every item and read: the ranker and decision that score a fold never
     saw its procedures' questions. Also returns the out-of-fold decision rows, to fit the final
     decision on."""
@@ -185,22 +213,22 @@ def cross_validate(items: list[Item], progress: bool = True) -> tuple[list[Score
             print(f"  ranker fold {f} fitted", flush=True)
     oof: dict[int, list[tuple[Item, str, np.ndarray]]] = defaultdict(list)
     for it in items:
-        for v in VARIANTS:
+        for v in it.reads:
             row = decision_rows(rankers[it.fold], it, v)
             if row is not None:
                 oof[it.fold].append((it, v, row))
     scored, final_rows = [], []
     for f in range(FOLDS):
-        train = [(row, float(it.behavior == "answer")) for g in range(FOLDS) if g != f for it, v, row in oof[g]
+        train = [(row, float(it.behavior == "answer"), v) for g in range(FOLDS) if g != f for it, v, row in oof[g]
                  if v in TRAIN]
-        decision = fit_decision([r for r, _ in train], [y for _, y in train])
+        decision = fit_decision(*map(list, zip(*train)))
         for it, v, row in oof[f]:
             read = it.reads[v]
             raw = rankers[f].predict(read.matrix)
             top = [read.keys[i] for i in np.argsort(-raw, kind="stable")[:3]]
             scored.append(Scored(it, v, top, float(decision.predict(row)[0])))
             if v in TRAIN:
-                final_rows.append((row, float(it.behavior == "answer")))
+                final_rows.append((row, float(it.behavior == "answer"), v))
     return scored, final_rows
 
 
