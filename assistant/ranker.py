@@ -24,7 +24,8 @@ import numpy as np
 
 from assistant.manifest import SourceRecord
 from assistant.query import Query
-from assistant.signals import CONVERSATIONAL, head_coverage, level_prior, other_thing, salient_coverage, unsaid_operations
+from assistant.signals import (CONVERSATIONAL, head_coverage, level_prior, name_words, other_thing, said_words,
+                               salient_coverage, unsaid_operations)
 from assistant.snapshot import Snapshot, words
 from assistant.sources import Examples, Found, Hit, allowed
 from assistant.text import fold
@@ -36,7 +37,7 @@ FEATURES = (
     "ex_lex", "ex_lex_rank", "ex_lex_votes", "ex_dense", "ex_dense_gap", "ex_dense_rank", "ex_dense_votes",
     "ex_across", "ex_across_rank", "ex_across_votes", "coverage", "asked_covered", "salient", "head", "other_thing", "level", "unsaid_ops",
     "name_len", "is_document", "marked_coverage", "at_commune", "at_province", "at_ministry",
-    "coverage_gap", "asked_gap", "head_gap", "salient_gap", "marked_gap",
+    "coverage_gap", "asked_gap", "head_gap", "salient_gap", "marked_gap", "unsaid_words", "base_of",
     "q_en", "q_diacritics", "q_words", "q_facets", "q_province", "q_commune", "ex_refuse", "ex_refuse_votes", "ex_refuse_lex",
     "ex_best", "ex_any",
 )
@@ -184,6 +185,11 @@ def candidates(snap: Snapshot, g: Gathered, exclude: frozenset[int] = frozenset(
         hits = sorted((h for sid in sids for h in hits_of.get(sid, [])), key=lambda h: -h.score)
         out.append(Candidate(key=key, title=main.title, score=0.0, signals=sig, hits=hits[:8],
                              procedure=main.procedure, source_ids=sids))
+    names = [name_words(c.title) for c in out]
+    said = said_words(q)
+    for c, own in zip(out, names):
+        c.signals["unsaid_words"] = float(len(own - said))  # what the name adds that the question does not say
+        c.signals["base_of"] = float(sum(own < other for other in names))  # the plain procedure of this many others
     for signal, gap in GAPS:  # how far each candidate is from the best of the others on what the question says
         best = max((c.signals[signal] for c in out), default=0.0)
         for c in out:
