@@ -85,7 +85,10 @@ def gather_all(retriever: Retriever, rows: list[dict], cache: Path | None = None
                progress: bool = True) -> list[Gathered]:
     """Every question searched once (cached beside the index, without the passages, for this index
     version and these questions)."""
-    key = f"{retriever.snapshot.version}:{hashlib.sha256(json.dumps([r['id'] for r in rows]).encode()).hexdigest()[:12]}"
+    from assistant import lexicon  # what the search reads a question with changes the cache too
+
+    said = json.dumps([[r["id"] for r in rows], lexicon.EVERYDAY, lexicon.ENGLISH], ensure_ascii=False)
+    key = f"{retriever.snapshot.version}:{hashlib.sha256(said.encode()).hexdigest()[:12]}"
     if cache is not None and cache.exists():
         saved = pickle.loads(cache.read_bytes())
         if saved.get("key") == key:

