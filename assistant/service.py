@@ -183,7 +183,7 @@ class Assistant:
             return ("answer", ([c for c, _ in several], None, [f for _, f in several])), explain
         if not covered:
             # a topic the question names in full in several names ('hỏi về chứng thực') is asked back
-            close = self._ambiguous(q, cands, named_only=True) if found.answerable >= threshold / 2 and not state.turns else []
+            close = self._ambiguous(q, cands, named_only=True) if not state.turns else []
             if close:
                 explain["reason"] = "the question names a topic several procedures share, and nothing that tells them apart"
                 return ("clarify", [cands[0], *close]), explain

@@ -22,12 +22,9 @@ import argparse
 import json
 from pathlib import Path
 
-from assistant.retrieve import Retriever
 from assistant.settings import Settings
-from assistant.store import Store
 from eval.fit import QUESTIONS
-from eval.routing import (Scored, choose_threshold, cross_validate, format_table, load_questions, read_all, read_small,
-                          table)
+from eval.routing import Scored, choose_threshold, cross_validate, format_table, load_questions, read_bank, table
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared/data/gold/dev.jsonl"
@@ -65,18 +62,7 @@ def main() -> None:
     ap.add_argument("--rules", type=Path, help="bench/ask_all.py output of another version on the bank")
     ap.add_argument("--dev", action="store_true", help="also run dev.jsonl through the whole assistant")
     args = ap.parse_args()
-    store = Store(Settings(data_dir=args.data_dir), purpose="bench generalisation")
-    try:
-        rows = load_questions(QUESTIONS)
-        items = read_all(Retriever(store), rows, cache=args.data_dir / "routing-gathered.pkl")
-    finally:
-        store.close()
-    if args.small_data_dir:
-        small = Store(Settings(data_dir=args.small_data_dir), purpose="bench generalisation")
-        try:
-            items += read_small(Retriever(small), rows)
-        finally:
-            small.close()
+    items = read_bank(load_questions(QUESTIONS), args.data_dir, args.small_data_dir, "bench generalisation")
     scored, _ = cross_validate(items, progress=False)
     threshold = choose_threshold(scored)
     print(f"refuse threshold chosen on the out-of-fold reads: {threshold:.3f}")

@@ -17,11 +17,8 @@ from datetime import date
 from pathlib import Path
 
 from assistant.ranker import FEATURES
-from assistant.retrieve import Retriever
-from assistant.settings import Settings
-from assistant.store import Store
 from eval.routing import (FOLDS, VARIANTS, choose_threshold, cross_validate, data_hash, fit_decision, fit_ranker,
-                          format_table, load_questions, read_all, read_small, table)
+                          format_table, load_questions, read_bank, table)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [ROOT.parent / "shared/data/questions/bank.jsonl", ROOT.parent / "shared/data/questions/refuse.jsonl"]
@@ -35,20 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small-data-dir", type=Path, help="an index of corpus/ alone: also fit and score on a small index")
     ap.add_argument("--out", type=Path, default=MODELS)
     args = ap.parse_args(argv)
-    store = Store(Settings(data_dir=args.data_dir), purpose="fit routing")
-    try:
-        retriever = Retriever(store)
-        rows = load_questions(args.questions)
-        print(f"reading {len(rows)} questions …", flush=True)
-        items = read_all(retriever, rows, cache=args.data_dir / "routing-gathered.pkl")
-    finally:
-        store.close()
-    if args.small_data_dir:
-        small = Store(Settings(data_dir=args.small_data_dir), purpose="fit routing")
-        try:
-            items += read_small(Retriever(small), rows)
-        finally:
-            small.close()
+    rows = load_questions(args.questions)
+    print(f"reading {len(rows)} questions …", flush=True)
+    items = read_bank(rows, args.data_dir, args.small_data_dir, "fit routing")
     scored, oof_rows = cross_validate(items)
     threshold = choose_threshold(scored)
     figures = {v: table(scored, threshold, v) for v in VARIANTS if any(s.variant == v for s in scored)}

@@ -313,7 +313,8 @@ BREAKDOWNS: tuple[str, ...] = ("lang", "facet", "diacritics", "expected_behavior
 
 def breakdowns(scores: Sequence[TurnScore]) -> dict[str, dict[str, dict[str, float | int | None]]]:
     """core_metrics per group, for each of BREAKDOWNS (a turn with two facets counts in both)."""
-    return {key: {g: core_metrics(members) for g, members in _groups(scores, key).items()} for key in BREAKDOWNS}
+    out = {key: {g: core_metrics(members) for g, members in _groups(scores, key).items()} for key in BREAKDOWNS}
+    return {key: groups for key, groups in out.items() if groups}  # no `kind` table when no turn names one
 
 
 def compute(records: Sequence[dict[str, Any]]) -> dict[str, Any]:

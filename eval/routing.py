@@ -22,8 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant import lexicon
 from assistant.ranker import DECISION_FEATURES, FEATURES, Candidate, Gathered, candidates, decision_row
 from assistant.retrieve import Retriever
+from assistant.settings import Settings
+from assistant.store import Store
 
 VARIANTS = ("own", "procedure", "none", "small")
 # What the models are fitted on. Not `procedure`: there the answer is always the one candidate
@@ -48,7 +51,6 @@ class Read:
     keys: list[str]
     matrix: np.ndarray
     labels: np.ndarray  # 1 where the candidate is an expected procedure
-    signals: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -85,8 +87,7 @@ def gather_all(retriever: Retriever, rows: list[dict], cache: Path | None = None
                progress: bool = True) -> list[Gathered]:
     """Every question searched once (cached beside the index, without the passages, for this index
     version and these questions)."""
-    from assistant import lexicon  # what the search reads a question with changes the cache too
-
+    # what the search reads a question with (the lexicon) changes the cache too
     said = json.dumps([[r["id"] for r in rows], lexicon.EVERYDAY, lexicon.ENGLISH], ensure_ascii=False)
     key = f"{retriever.snapshot.version}:{hashlib.sha256(said.encode()).hexdigest()[:12]}"
     if cache is not None and cache.exists():
@@ -145,6 +146,22 @@ def read_small(retriever: Retriever, rows: list[dict]) -> list[Item]:
         cands, matrix = candidates(snap, retriever.gather(r["question"]))
         item.reads["small"] = Read([c.key for c in cands], matrix, np.array([float(c.key in expected) for c in cands]))
         items.append(item)
+    return items
+
+
+def read_bank(rows: list[dict], data_dir: Path, small_dir: Path | None, purpose: str) -> list[Item]:
+    """The bank's reads on the full index at `data_dir` (searches cached beside it), plus, with
+    `small_dir`, the small-index reads."""
+    items: list[Item] = []
+    for folder, read in ((data_dir, lambda r: read_all(r, rows, cache=data_dir / "routing-gathered.pkl")),
+                         (small_dir, lambda r: read_small(r, rows))):
+        if folder is None:
+            continue
+        store = Store(Settings(data_dir=folder), purpose=purpose)
+        try:
+            items += read(Retriever(store))
+        finally:
+            store.close()
     return items
 
 
