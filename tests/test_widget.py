@@ -4,7 +4,8 @@ Every browser test runs against each `backend`:
 - `fake`: a small real FastAPI app (the real `assistant.api.web` router plus contract-shaped
   `/v1/chat/stream` and `/v1/feedback` with canned answers, hostile text included) on uvicorn;
 - `real`: the real app (`assistant.api.app:create_app`) on `corpus/` plus one hostile document,
-  with the fast `hash` embedder, an official API key and CORS for the test portal.
+  with the default embedder (the one the routing models were fitted with), an official API key and
+  CORS for the test portal.
 Tests that need the fake's canned behaviour (a held stream, a broken stream) take `fake` directly.
 A second server on another origin (`portal`) plays a commune portal that embeds the widget.
 
@@ -268,7 +269,8 @@ def real(tmp_path_factory, portal):
     (root / "hostile").mkdir()
     (root / "hostile" / "nuoi-ong.md").write_text(HOSTILE_DOC, encoding="utf-8")
     key = "widget-test-official-key"
-    settings = Settings(data_dir=root / "var", embedder="hash", api_keys=f"official:{hash_key(key)}",
+    # the default embedder: the fitted ranker and decision read its similarities (assistant/models)
+    settings = Settings(data_dir=root / "var", api_keys=f"official:{hash_key(key)}",
                         token_secret="widget-test-secret", cors_origins=portal[0])
     store = Store(settings, purpose="widget test ingest")
     try:
