@@ -1,6 +1,8 @@
 """Who is calling: anonymous callers are citizens; API keys (stored as SHA-256 hashes in settings)
 identify officials and admins; short-lived signed tokens let a portal's page act for an official
-without ever holding the API key.
+without ever holding the API key. A token is only ever obtained with an API key (never with another
+token, so a leaked token dies when it expires), and it dies with its key: remove the key from
+`ASSISTANT_API_KEYS` and every token issued with it is refused.
 """
 
 from __future__ import annotations
@@ -13,9 +15,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-ROLES = ("citizen", "official", "admin")
-
-
 class AuthError(Exception):
     """A credential was given but is not valid (401)."""
 
@@ -24,6 +23,7 @@ class AuthError(Exception):
 class Caller:
     role: str = "citizen"
     key_id: str | None = None  # first characters of the key hash, for the audit log
+    via_token: bool = False  # authenticated by a widget token, not by the API key itself
 
     @property
     def audience(self) -> str:
@@ -56,6 +56,7 @@ def _unb64(text: str) -> bytes:
 class Authenticator:
     def __init__(self, api_keys: str, secret: str | None, token_ttl_s: int) -> None:
         self.keys = parse_keys(api_keys)
+        self.key_ids = {digest[:12] for digest in self.keys}
         self.secret = (secret or secrets.token_hex(32)).encode()
         self.ttl = token_ttl_s
 
@@ -83,14 +84,16 @@ class Authenticator:
         try:
             _, body, sig = token.split(".")
             good = _b64(hmac.new(self.secret, body.encode(), hashlib.sha256).digest())
-            if not hmac.compare_digest(sig, good):
+            if not hmac.compare_digest(sig.encode(), good.encode()):
                 raise AuthError("invalid token")
             claims = json.loads(_unb64(body))
         except (ValueError, json.JSONDecodeError):
             raise AuthError("invalid token") from None
         if claims.get("exp", 0) < time.time():
             raise AuthError("token expired: ask the portal for a new one")
-        if claims.get("role") not in ROLES:
+        if claims.get("role") not in ("official", "admin"):
             raise AuthError("invalid token")
+        if claims.get("kid") not in self.key_ids:
+            raise AuthError("the API key this token was issued with is no longer valid")
         # a token never carries more than official rights: admin actions need the key itself
-        return Caller(role="official" if claims["role"] == "admin" else claims["role"], key_id=claims.get("kid"))
+        return Caller(role="official", key_id=claims["kid"], via_token=True)

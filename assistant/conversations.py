@@ -64,12 +64,16 @@ class Conversations:
             raise UnknownSession(session_id)
         return session_id, SessionState(**json.loads(row[1]))
 
-    def exists(self, session_id: str) -> bool:
+    def exists(self, session_id: str, audience: str | None = None) -> bool:
+        """Whether the session is known and not expired; given an audience, also whether it is that
+        audience's conversation (a citizen cannot continue an official's session, nor the reverse)."""
         try:
             self.load(session_id)
         except UnknownSession:
             return False
-        return True
+        row = self.db.execute("SELECT audience FROM messages WHERE session_id=? ORDER BY created LIMIT 1",
+                              (session_id,)).fetchone()
+        return audience is None or row is None or row[0] == audience
 
     def record(self, session_id: str, state: SessionState, question: str, answer: dict[str, Any],
                audience: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,10 +35,29 @@ class Settings(BaseSettings):
     session_ttl_s: int = Field(7 * 24 * 3600, gt=0)
     max_question_chars: int = Field(2000, gt=0)
     max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_upload_pages: int = Field(1000, gt=0, description="Pages an uploaded PDF may have.")
+    max_body_bytes: int = Field(64 * 1024, gt=0, description="Request body limit, uploads aside (413).")
+    max_header_bytes: int = Field(16 * 1024, gt=0, description="Request headers limit, all together (431).")
+    rate_limit: str = Field(
+        "60/minute",
+        description="Requests to /v1/ per anonymous client address, in `limits` notation (`30/minute`, "
+        "`10/second;500/hour`), or `off`. Callers with an API key or token are not limited.",
+    )
+    frame_ancestors: str = Field(
+        "'self'", description="CSP frame-ancestors of the demo and documentation pages (portals that frame them)."
+    )
 
     offices: Path | None = Field(None, description="JSON file: level -> office (name, address, hours…).")
     province: str | None = None
     today: str | None = Field(None, description="Fix the answer date (YYYY-MM-DD), for tests and evals.")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value != "off":
+            parse_many(value)  # a ValueError names what is wrong
+        return value
 
     @property
     def index_dir(self) -> Path:

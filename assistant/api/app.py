@@ -1,5 +1,6 @@
 """The FastAPI app: heavy objects loaded once in the lifespan, JSON logs with a request id and stage
-timings, Prometheus metrics, CORS for configured origins, gzip.
+timings, Prometheus metrics, CORS for configured origins, gzip, and the abuse controls of
+`guards.py` (size limits, rate limits for anonymous callers, security headers).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from assistant.api import chat, documents, web
-from assistant.api.deps import AssistantDep, MetricsDep
+from assistant.api.deps import AssistantDep, MetricsDep, limit_rate
 from assistant.api.docs import add_docs
+from assistant.api.guards import RateLimit, RequestLimits, SecurityHeaders
 from assistant.api.schemas import Health
 from assistant.auth import Authenticator
 from assistant.metrics import Metrics
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.metrics = metrics
         app.state.auth = Authenticator(settings.api_keys, settings.token_secret, settings.token_ttl_s)
+        app.state.rate_limit = RateLimit(settings.rate_limit)
         app.state.assistant = Assistant.open(settings, purpose="assistant serve", metrics=metrics)
         log.info("ready", extra={"sources": sum(1 for _ in app.state.assistant.store.manifest.sources())})
         try:
@@ -84,11 +87,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served from local assets by add_docs, not from a CDN
         redoc_url=None,
     )
+    # the last added runs first: security headers, logging, CORS, size limits, gzip, then the routes
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(RequestLimits, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes,
+                       max_headers=settings.max_header_bytes)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"], max_age=600)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
 
     @app.middleware("http")
     async def observe(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -113,13 +119,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request_id.reset(token)
         return response
 
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"loc": e.get("loc"), "msg": e.get("msg")} for e in exc.errors()]
-        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(x) for x in first["loc"] if x != "body")
-        return JSONResponse({"detail": f"{where}: {first['msg']}" if where else first["msg"], "errors": errors},
-                            status_code=422)
+        first = exc.errors()[0] if errors else {"loc": [], "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            detail = f"the body is not valid JSON ({first['ctx']['error']} at character {first['loc'][-1]})"
+        else:
+            where = ".".join(str(x) for x in first["loc"] if x != "body")
+            detail = f"{where}: {first['msg']}" if where else first["msg"]
+        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     async def healthz(assistant: AssistantDep) -> dict[str, Any]:
@@ -132,8 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def metrics_endpoint(metrics: MetricsDep) -> str:
         return metrics.render()
 
-    app.include_router(chat.router, tags=["chat"])
-    app.include_router(documents.router)
+    limited = [Depends(limit_rate)]
+    app.include_router(chat.router, tags=["chat"], dependencies=limited)
+    app.include_router(documents.router, dependencies=limited)
     app.include_router(web.router)
     add_docs(app)
     return app

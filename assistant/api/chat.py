@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from assistant.api.deps import AssistantDep, AuthDep, CallerDep, MetricsDep, OfficialDep, SettingsDep
+from assistant.api.deps import (AssistantDep, AuthDep, CallerDep, KeyHolderDep, MetricsDep, OfficialDep,
+                                SettingsDep)
 from assistant.api.documents import describe, visible
 from assistant.api.schemas import (ChatRequest, ChatResponse, FeedbackRequest, SearchResponse,
-                                   TokenResponse)
+                                   TokenResponse, errors)
 from assistant.conversations import UnknownMessage, UnknownSession
 
 router = APIRouter(prefix="/v1")
+UNKNOWN_SESSION = "unknown or expired session_id: start a new conversation without it"
+# control characters, zero-width and bidirectional-override marks: read as spaces
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def _check_question(message: str, limit: int) -> str:
-    message = message.strip()
+    message = _INVISIBLE.sub(" ", message).strip()
     if not message:
         raise HTTPException(422, "the question is empty")
     if len(message) > limit:
@@ -29,15 +34,22 @@ def _check_question(message: str, limit: int) -> str:
     return message
 
 
+def _check_session(assistant: Any, session_id: str | None, audience: str) -> None:
+    """404 for a session that is unknown, expired, or another audience's (the same answer for all three)."""
+    if session_id is not None and not assistant.conversations.exists(session_id, audience):
+        raise HTTPException(404, UNKNOWN_SESSION)
+
+
 def _chat(assistant: Any, body: ChatRequest, audience: str, limit: int) -> dict[str, Any]:
     message = _check_question(body.message, limit)
+    _check_session(assistant, body.session_id, audience)
     try:
         return assistant.chat(message, session_id=body.session_id, audience=audience)
-    except UnknownSession:
-        raise HTTPException(404, "unknown or expired session_id: start a new conversation without it") from None
+    except UnknownSession:  # it expired in between
+        raise HTTPException(404, UNKNOWN_SESSION) from None
 
 
-@router.post("/chat", response_model=ChatResponse, summary="Ask a question")
+@router.post("/chat", response_model=ChatResponse, summary="Ask a question", responses=errors(404))
 async def chat(body: ChatRequest, assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
                metrics: MetricsDep) -> dict[str, Any]:
     out = await run_in_threadpool(_chat, assistant, body, caller.audience, settings.max_question_chars)
@@ -49,13 +61,25 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+class EventStream(StreamingResponse):
+    media_type = "text/event-stream"
+
+
+# each event of the stream; its data is JSON (`done`: the answer JSON, as POST /v1/chat returns it)
+EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"enum": ["delta", "citations", "done", "error"]},
+    "data": {"type": "string", "contentMediaType": "application/json"}}}
+
+
 @router.post("/chat/stream", summary="Ask a question, answer streamed as server-sent events",
-             response_description="Events `delta` {text}, `citations` [..], `done` (answer JSON), `error` {detail}.")
+             response_class=EventStream, responses={
+                 200: {"description": "Events `delta` {text}, `citations` [..], `done` (answer JSON), `error` {detail}.",
+                       "content": {"text/event-stream": {"schema": EVENT}}},
+                 **errors(404)})
 async def chat_stream(body: ChatRequest, assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
-                      metrics: MetricsDep) -> StreamingResponse:
+                      metrics: MetricsDep) -> EventStream:
     message = _check_question(body.message, settings.max_question_chars)
-    if body.session_id and not assistant.conversations.exists(body.session_id):
-        raise HTTPException(404, "unknown or expired session_id: start a new conversation without it")
+    _check_session(assistant, body.session_id, caller.audience)
 
     def events() -> Iterator[str]:
         try:
@@ -67,11 +91,11 @@ async def chat_stream(body: ChatRequest, assistant: AssistantDep, caller: Caller
             logging.getLogger("assistant.api").exception("stream failed")
             yield _sse("error", {"detail": f"the assistant failed: {type(exc).__name__}"})
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStream(events(), headers={"X-Accel-Buffering": "no"})
 
 
-@router.get("/search", response_model=SearchResponse, summary="Ranked procedures for a query")
+@router.get("/search", response_model=SearchResponse, summary="Ranked procedures for a query",
+            responses=errors())
 async def search(assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
                  q: str = Query(..., description="The query", examples=["lam cccd bao lau"]),
                  k: int = Query(5, ge=1, le=50)) -> dict[str, Any]:
@@ -83,8 +107,10 @@ async def search(assistant: AssistantDep, caller: CallerDep, settings: SettingsD
 @router.get("/procedures/{code}", summary="A procedure: its parsed record, or the documents that cover it",
             response_description="The parsed portal record; for a code only documents declare (a handbook's "
                                  "`procedure_codes`), `{procedure_code, documents: [{source_id, title, url, "
-                                 "sections, …}]}`.")
-async def procedure(code: str, assistant: AssistantDep, caller: CallerDep) -> dict[str, Any]:
+                                 "sections, …}]}`.", responses=errors(404))
+async def procedure(assistant: AssistantDep, caller: CallerDep,
+                    code: str = Path(description="A procedure code, or a document's source id", examples=["1.001193"])
+                    ) -> dict[str, Any]:
     sources = [s for s in assistant.store.manifest.covering(code) if visible(s, caller)]
     if not sources:
         raise HTTPException(404, f"no procedure {code!r} in the index")
@@ -96,7 +122,7 @@ async def procedure(code: str, assistant: AssistantDep, caller: CallerDep) -> di
             "documents": [describe(s, lookup.section_chunks(s.source_id)) for s in sources]}
 
 
-@router.post("/feedback", summary="Rate an answer")
+@router.post("/feedback", summary="Rate an answer", responses=errors(404))
 async def feedback(body: FeedbackRequest, assistant: AssistantDep, metrics: MetricsDep) -> dict[str, str]:
     try:
         fid = assistant.conversations.add_feedback(body.message_id, body.rating, body.comment)
@@ -106,13 +132,15 @@ async def feedback(body: FeedbackRequest, assistant: AssistantDep, metrics: Metr
     return {"id": fid, "status": "stored"}
 
 
-@router.get("/feedback", summary="Feedback and refused questions, for officials to follow up")
+@router.get("/feedback", summary="Feedback and refused questions, for officials to follow up",
+            responses=errors(403))
 async def list_feedback(assistant: AssistantDep, caller: OfficialDep,
                         limit: int = Query(200, ge=1, le=5000)) -> dict[str, Any]:
     return assistant.conversations.feedback(limit)
 
 
-@router.post("/tokens", response_model=TokenResponse, summary="Exchange an API key for a short-lived widget token")
-async def token(caller: OfficialDep, auth: AuthDep) -> dict[str, Any]:
+@router.post("/tokens", response_model=TokenResponse, summary="Exchange an API key for a short-lived widget token",
+             responses=errors(403))
+async def token(caller: KeyHolderDep, auth: AuthDep) -> dict[str, Any]:
     tok, exp = auth.issue_token(caller)
     return {"token": tok, "expires_at": exp}

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from assistant.api.guards import RateLimit
 from assistant.auth import AuthError, Authenticator, Caller
 from assistant.metrics import Metrics
 from assistant.service import Assistant
@@ -42,6 +43,23 @@ def require_official(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     return caller
 
 
+def require_key(caller: Annotated[Caller, Depends(require_official)]) -> Caller:
+    if caller.via_token:
+        raise HTTPException(403, "a token cannot be exchanged for another: use the API key")
+    return caller
+
+
+def limit_rate(request: Request, caller: Annotated[Caller, Depends(get_caller)]) -> None:
+    """429 with Retry-After for an anonymous client past `ASSISTANT_RATE_LIMIT`."""
+    if caller.role != "citizen":
+        return
+    limit: RateLimit = request.app.state.rate_limit
+    wait = limit.retry_after(request.client.host if request.client else "unknown")
+    if wait is not None:
+        raise HTTPException(429, f"too many requests from your address: try again in {wait} s",
+                            headers={"Retry-After": str(wait)})
+
+
 def require_admin(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     if caller.role != "admin":
         raise HTTPException(403, "this needs an admin API key")
@@ -54,4 +72,5 @@ AuthDep = Annotated[Authenticator, Depends(get_auth)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 OfficialDep = Annotated[Caller, Depends(require_official)]
+KeyHolderDep = Annotated[Caller, Depends(require_key)]
 AdminDep = Annotated[Caller, Depends(require_admin)]

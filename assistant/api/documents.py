@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-import re
+import os
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 
 from assistant.api.deps import AdminDep, AssistantDep, CallerDep, SettingsDep
+from assistant.api.schemas import errors
+from assistant.api.uploads import safe_name, screen
 from assistant.auth import Caller
 from assistant.manifest import Chunk, SourceRecord
 
@@ -28,8 +32,10 @@ def audit(settings: Any, caller: Caller, action: str, **details: Any) -> None:
         fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
-@router.get("/{source_id}", summary="View an indexed source (what a citation points at)")
-async def view(source_id: str, assistant: AssistantDep, caller: CallerDep) -> dict[str, Any]:
+@router.get("/{source_id}", summary="View an indexed source (what a citation points at)", responses=errors(404))
+async def view(assistant: AssistantDep, caller: CallerDep,
+               source_id: str = PathParam(description="A citation's source_id", examples=["doc:dang-ky-khai-sinh"])
+               ) -> dict[str, Any]:
     src = assistant.store.manifest.source(source_id)
     if src is None or not visible(src, caller):
         raise HTTPException(404, f"no source {source_id!r}")
@@ -52,50 +58,69 @@ def describe(src: SourceRecord, chunks: list[Chunk]) -> dict[str, Any]:
     }
 
 
-_SAFE = re.compile(r"[^\w.\-]+", re.U)
-
-
-@router.post("", summary="Upload a document (admin): indexed through the same pipeline as the CLI")
-async def upload(request: Request, assistant: AssistantDep, caller: AdminDep, settings: SettingsDep,
-                 file: UploadFile = File(...), audience: str | None = Form(None)) -> dict[str, Any]:
-    if audience not in (None, "citizen", "official"):
-        raise HTTPException(422, "audience must be citizen or official")
-    declared = request.headers.get("content-length")
-    if declared and int(declared) > settings.max_upload_bytes + 64 * 1024:
-        raise HTTPException(413, f"the upload is larger than {settings.max_upload_bytes} bytes")
-    name = _SAFE.sub("-", Path(file.filename or "upload").name).strip("-.") or "upload"
+@router.post("", summary="Upload a document (admin): indexed through the same pipeline as the CLI",
+             responses=errors(403, 415))
+async def upload(assistant: AssistantDep, caller: AdminDep, settings: SettingsDep,
+                 file: UploadFile = File(...), audience: Literal["citizen", "official"] | None = Form(None)
+                 ) -> dict[str, Any]:
     folder = Path(settings.data_dir) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    size = 0
-    with target.open("wb") as fh:
-        while chunk := await file.read(1 << 20):
-            size += len(chunk)
-            if size > settings.max_upload_bytes:
-                fh.close()
-                target.unlink(missing_ok=True)
-                raise HTTPException(413, f"the upload is larger than {settings.max_upload_bytes} bytes")
-            fh.write(chunk)
-    summary = await run_in_threadpool(_ingest, assistant, target, audience)
+    part = folder / f".{uuid.uuid4().hex}.part"  # this request's own file: concurrent uploads never share one
+    try:
+        name = safe_name(file.filename)
+        size = 0
+        with part.open("wb") as fh:
+            while chunk := await file.read(1 << 20):
+                size += len(chunk)
+                if size > settings.max_upload_bytes:
+                    raise HTTPException(413, f"the upload is larger than {settings.max_upload_bytes} bytes")
+                fh.write(chunk)
+        await run_in_threadpool(screen, part, name, settings.max_upload_pages)
+        summary = await run_in_threadpool(_ingest, assistant, part, folder / name, audience)
+    except HTTPException as exc:
+        audit(settings, caller, "upload refused", file=file.filename, status=exc.status_code, reason=exc.detail)
+        raise
+    finally:
+        part.unlink(missing_ok=True)
     audit(settings, caller, "upload", file=name, audience=audience, summary=summary)
     if summary["failed"]:
-        target.unlink(missing_ok=True)
         raise HTTPException(422, summary["failed"][0]["error"])
     return summary
 
 
-def _ingest(assistant: Any, path: Path, audience: str | None) -> dict[str, Any]:
+def _ingest(assistant: Any, part: Path, target: Path, audience: str | None) -> dict[str, Any]:
+    """Index `part` under `target`'s name, one upload at a time; a failed upload leaves the previous
+    file (and the index) as they were."""
     from ingest.pipeline import ingest
 
     with assistant.write_lock:
-        return ingest(assistant.store, [path], audience=audience, progress=False).as_dict()
+        previous = part.with_suffix(".previous")
+        if target.exists():
+            os.replace(target, previous)
+        os.replace(part, target)
+        ok = False
+        try:
+            summary = ingest(assistant.store, [target], audience=audience, progress=False).as_dict()
+            ok = not summary["failed"]
+            return summary
+        finally:
+            if ok:
+                previous.unlink(missing_ok=True)
+            else:
+                target.unlink(missing_ok=True)
+                if previous.exists():
+                    os.replace(previous, target)
 
 
-@router.delete("/{source_id}", summary="Remove a source from the index (admin)")
+@router.delete("/{source_id}", summary="Remove a source from the index (admin)", responses=errors(403, 404))
 async def delete(source_id: str, assistant: AssistantDep, caller: AdminDep, settings: SettingsDep) -> dict[str, Any]:
     if assistant.store.manifest.source(source_id) is None:
         raise HTTPException(404, f"no source {source_id!r}")
-    with assistant.write_lock:
-        await run_in_threadpool(assistant.store.remove, [source_id])
+    await run_in_threadpool(_remove, assistant, source_id)
     audit(settings, caller, "delete", source_id=source_id)
     return {"removed": source_id}
+
+
+def _remove(assistant: Any, source_id: str) -> None:
+    with assistant.write_lock:
+        assistant.store.remove([source_id])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,7 +14,7 @@ EXAMPLE_CITATION = {
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"message": "Làm giấy khai sinh cho con cần giấy tờ gì?"},
         {"message": "thế có mất phí không?", "session_id": "6f1c…"},
     ]})
@@ -67,7 +67,7 @@ class SearchResponse(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
         {"message_id": "a2b9…", "rating": "down", "comment": "Thiếu phí bản sao"}]})
     message_id: str
     rating: Literal["up", "down"]
@@ -87,3 +87,31 @@ class Health(BaseModel):
     generation: int
     data_date: str | None
     llm: str
+
+
+class Problem(BaseModel):
+    """Every error: a message a person can act on (never a stack trace)."""
+
+    detail: str
+    errors: list[dict[str, Any]] = Field([], description="Each invalid field (`loc`, `msg`), for 422.")
+
+
+_WHY = {
+    400: "The body cannot be parsed (not UTF-8, not JSON)",
+    401: "The API key or token is not valid or has expired",
+    403: "The caller's role may not do this",
+    404: "Nothing visible to the caller has this id (or the session is unknown, expired or another caller's)",
+    413: "The question, body or upload is over its limit",
+    415: "The uploaded file's type cannot be indexed",
+    422: "A field is missing, of the wrong type or invalid",
+    429: "Too many requests from this address (see Retry-After)",
+    431: "The request headers are too large",
+}
+COMMON = (400, 401, 413, 422, 429, 431)
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses an operation can answer, besides the common ones
+    (always JSON, also where the operation's own answer is an event stream)."""
+    content = {"application/json": {"schema": Problem.model_json_schema()}}
+    return {code: {"description": _WHY[code], "content": content} for code in sorted({*COMMON, *codes})}

@@ -13,15 +13,12 @@ from importlib import resources
 
 from fastapi import APIRouter, Request, Response
 
+from assistant.api.guards import page_csp
+
 router = APIRouter(include_in_schema=False)
 
 # The embed tag's URL never changes, so browsers keep the script an hour and then revalidate it by ETag.
 WIDGET_CACHE = "public, max-age=3600"
-# The demo page may only load things from this server: it doubles as a check that the widget needs nothing else.
-DEMO_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
-    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
-)
 
 
 @dataclass(frozen=True)
@@ -43,7 +40,7 @@ def _not_modified(request: Request, etag: str) -> bool:
 
 def _serve(request: Request, name: str, media_type: str, headers: dict[str, str]) -> Response:
     item = asset(name)
-    headers = {"ETag": item.etag, "X-Content-Type-Options": "nosniff", **headers}
+    headers = {"ETag": item.etag, **headers}
     if _not_modified(request, item.etag):
         return Response(status_code=304, headers=headers)
     return Response(item.body, media_type=media_type, headers=headers)
@@ -65,5 +62,6 @@ def demo_page(request: Request) -> Response:
         request,
         "demo.html",
         "text/html; charset=utf-8",
-        {"Cache-Control": "no-cache", "Content-Security-Policy": DEMO_CSP},
+        # the demo may only load things from this server: it doubles as a check that the widget needs nothing else
+        {"Cache-Control": "no-cache", "Content-Security-Policy": page_csp()},
     )
