@@ -49,10 +49,14 @@ def require_key(caller: Annotated[Caller, Depends(require_official)]) -> Caller:
     return caller
 
 
-def limit_rate(request: Request, caller: Annotated[Caller, Depends(get_caller)]) -> None:
-    """429 with Retry-After for an anonymous client past `ASSISTANT_RATE_LIMIT`."""
-    if caller.role != "citizen":
-        return
+def limit_rate(request: Request) -> None:
+    """429 with Retry-After for an anonymous client past `ASSISTANT_RATE_LIMIT`; a wrong key or
+    token counts as anonymous, so guessing keys is limited too."""
+    try:
+        if get_caller(request).role != "citizen":
+            return
+    except HTTPException:
+        pass
     limit: RateLimit = request.app.state.rate_limit
     wait = limit.retry_after(request.client.host if request.client else "unknown")
     if wait is not None:

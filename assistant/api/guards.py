@@ -108,8 +108,9 @@ class SecurityHeaders:
 
 def page_csp(inline_scripts: Iterable[str] = ()) -> str:
     """The policy of the demo and documentation pages: everything from this server only, inline
-    scripts by hash; `SecurityHeaders` adds the frame-ancestors the deployment allows."""
+    scripts by hash, workers from blobs (ReDoc's search); `SecurityHeaders` adds the frame-ancestors
+    the deployment allows."""
     hashes = "".join(f" 'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'"
                      for s in inline_scripts)
     return (f"default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
-            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'")
+            "connect-src 'self'; img-src 'self' data:; worker-src blob:; base-uri 'none'; form-action 'self'")
