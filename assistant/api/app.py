@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from assistant.api import chat, documents, web
+from assistant.api import chat, documents, maintenance, web
 from assistant.api.deps import AssistantDep, MetricsDep, limit_rate
 from assistant.api.docs import add_docs
 from assistant.api.guards import RateLimit, RequestLimits, SecurityHeaders
@@ -137,7 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         m = assistant.store.manifest
         return {"status": "ok", "sources": sum(1 for _ in m.sources()), "chunks_embedded": assistant.store.vectors.count(),
                 "embedder": assistant.store.embedder.name, "generation": m.index_version,
-                "data_date": m.get_meta("data_date"), "llm": settings.llm}
+                "data_date": m.get_meta("data_date"), "llm": settings.llm,
+                "maintenance": maintenance.current(settings).enabled}
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
     async def metrics_endpoint(metrics: MetricsDep) -> str:
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limited = [Depends(limit_rate)]
     app.include_router(chat.router, tags=["chat"], dependencies=limited)
     app.include_router(documents.router, dependencies=limited)
+    app.include_router(maintenance.router, dependencies=limited)
     app.include_router(web.router)
     add_docs(app)
     return app

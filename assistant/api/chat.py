@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from assistant.api.deps import (AssistantDep, AuthDep, CallerDep, KeyHolderDep, MetricsDep, OfficialDep,
                                 SettingsDep)
 from assistant.api.documents import describe, visible
+from assistant.api.maintenance import check_answering
 from assistant.api.schemas import (ChatRequest, ChatResponse, FeedbackRequest, SearchResponse,
                                    TokenResponse, errors)
 from assistant.conversations import UnknownMessage, UnknownSession
@@ -49,9 +50,10 @@ def _chat(assistant: Any, body: ChatRequest, audience: str, limit: int) -> dict[
         raise HTTPException(404, UNKNOWN_SESSION) from None
 
 
-@router.post("/chat", response_model=ChatResponse, summary="Ask a question", responses=errors(404))
+@router.post("/chat", response_model=ChatResponse, summary="Ask a question", responses=errors(404, 503))
 async def chat(body: ChatRequest, assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
                metrics: MetricsDep) -> dict[str, Any]:
+    check_answering(settings)
     out = await run_in_threadpool(_chat, assistant, body, caller.audience, settings.max_question_chars)
     metrics.count("assistant_answers_total", "answers by behaviour", behavior=out["behavior"])
     return out
@@ -75,9 +77,10 @@ EVENT = {"type": "object", "required": ["event", "data"], "properties": {
              response_class=EventStream, responses={
                  200: {"description": "Events `delta` {text}, `citations` [..], `done` (answer JSON), `error` {detail}.",
                        "content": {"text/event-stream": {"schema": EVENT}}},
-                 **errors(404)})
+                 **errors(404, 503)})
 async def chat_stream(body: ChatRequest, assistant: AssistantDep, caller: CallerDep, settings: SettingsDep,
                       metrics: MetricsDep) -> EventStream:
+    check_answering(settings)
     message = _check_question(body.message, settings.max_question_chars)
     _check_session(assistant, body.session_id, caller.audience)
 

@@ -87,6 +87,7 @@ class Health(BaseModel):
     generation: int
     data_date: str | None
     llm: str
+    maintenance: bool = Field(description="Answering is turned off (the kill switch, `PUT /v1/maintenance`).")
 
 
 class Problem(BaseModel):
@@ -106,6 +107,7 @@ _WHY = {
     422: "A field is missing, of the wrong type or invalid",
     429: "Too many requests from this address (see Retry-After)",
     431: "The request headers are too large",
+    503: "Answering is turned off for maintenance; the detail is the message for users",
 }
 COMMON = (400, 401, 413, 422, 429, 431)
 

@@ -666,13 +666,14 @@ textarea:focus-visible { border-color: #0b4f9c; outline: 2px solid #0b4f9c; outl
   async function errorText(res) {
     const s = res.status;
     if (s === 401 || s === 403) return TEXT.errAuth;
-    if (s === 429 || s === 503) return TEXT.errBusy;
-    if (s >= 400 && s < 500) {
-      // The server's own words for a bad question (too long, empty...), shown as text.
+    if (s === 429) return TEXT.errBusy;
+    if ((s >= 400 && s < 500) || s === 503) {
+      // The server's own words, shown as text: a bad question (too long, empty...) or, with 503,
+      // the maintenance message while answering is turned off.
       const body = await res.json().catch(() => null);
       if (body && typeof body.detail === "string") return body.detail;
     }
-    return TEXT.errServer;
+    return s === 503 ? TEXT.errBusy : TEXT.errServer;
   }
 
   const parse = (data) => {
