@@ -9,10 +9,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 from assistant.settings import Settings
 
@@ -41,6 +43,30 @@ def wait_for_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | Non
                 return
         time.sleep(0.2)
     raise TimeoutError(f"nothing listening on {port} after {timeout}s")
+
+
+class LiveServer:
+    """A real uvicorn on a loopback port, in a thread."""
+
+    def __init__(self, app):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        for _ in range(600):
+            if self.server.started:
+                return self
+            self.thread.join(0.05)
+        raise RuntimeError("uvicorn did not start")
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
 
 
 @pytest.fixture(scope="session")
@@ -72,6 +98,25 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def embedded_settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", embedder="hash")
+
+
+def build_index(data: Path, paths: list[Path], embedder: str = "hash") -> Path:
+    """`data` as a data dir with `paths` ingested (the real pipeline into a real Chroma)."""
+    from assistant.store import Store
+    from ingest.pipeline import ingest
+
+    store = Store(Settings(data_dir=data, embedder=embedder), purpose="test fixture")
+    try:
+        assert ingest(store, paths, progress=False).failed == []
+    finally:
+        store.close()
+    return data
+
+
+@pytest.fixture(scope="session")
+def hash_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """corpus/ indexed once with the hashing embedder; copy it (`shutil.copytree`) to change it."""
+    return build_index(tmp_path_factory.mktemp("hash-corpus") / "var", [CORPUS])
 
 
 def write(path: Path, text: str) -> Path:
