@@ -19,7 +19,6 @@ import gzip
 import itertools
 import json
 import re
-import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +26,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from assistant.api.web import router as web_router
+from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +49,7 @@ CHROMIUM_ARGS = [
 SHOTS = Path(__file__).parent / "screenshots"
 WIDGET_JS = ROOT / "assistant" / "web" / "widget.js"
 
+ADMIN_KEY = "widget-test-admin-key"  # the real backend's, for the kill switch
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = '<img src=x onerror="window.__pwned=1;alert(2)">'
 DEMO = {
@@ -175,30 +175,6 @@ def build_fake_app(state: FakeState) -> FastAPI:
 # ----------------------------------------------------------------------------- servers
 
 
-class LiveServer:
-    """A real uvicorn on a loopback port, in a thread."""
-
-    def __init__(self, app):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        for _ in range(600):
-            if self.server.started:
-                return self
-            self.thread.join(0.05)
-        raise RuntimeError("uvicorn did not start")
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-
 @dataclass
 class Backend:
     """What the tests need from a server: its URL, questions that get each behaviour, an official's
@@ -270,7 +246,7 @@ def real(tmp_path_factory, portal):
     (root / "hostile" / "nuoi-ong.md").write_text(HOSTILE_DOC, encoding="utf-8")
     key = "widget-test-official-key"
     # the default embedder: the fitted ranker and decision read its similarities (assistant/models)
-    settings = Settings(data_dir=root / "var", api_keys=f"official:{hash_key(key)}",
+    settings = Settings(data_dir=root / "var", api_keys=f"official:{hash_key(key)},admin:{hash_key(ADMIN_KEY)}",
                         token_secret="widget-test-secret", cors_origins=portal[0])
     store = Store(settings, purpose="widget test ingest")
     try:
@@ -669,6 +645,22 @@ def test_widget_refusal_says_where_to_ask_instead(tab, backend):
     expect(answer).to_contain_text("Bộ phận")
     assert tab.junk() == []
     tab.shot(f"refuse-{backend.name}")
+
+
+def test_widget_shows_the_maintenance_message_and_answers_once_it_is_over(tab, real):
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    notice = "Trợ lý tạm ngừng đến 14:00 để cập nhật dữ liệu."
+    httpx.put(real.url + "/v1/maintenance", json={"enabled": True, "message": notice}, headers=admin).raise_for_status()
+    try:
+        open_demo(tab, real)
+        tab.w(".launcher").click()
+        tab.ask(real.questions["answer"])
+        expect(tab.w(".msg.error")).to_contain_text(notice)
+        tab.shot("maintenance")
+    finally:
+        httpx.put(real.url + "/v1/maintenance", json={"enabled": False}, headers=admin).raise_for_status()
+    tab.w(".msg.error .retry").click()  # the same server, answering again
+    assert tab.wait_answers(1).get_attribute("data-behavior") == "answer"
 
 
 def test_widget_stream_error_offers_retry(tab, fake):
