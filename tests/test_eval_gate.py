@@ -71,7 +71,8 @@ def test_conversations_over_http_pass_their_gate(corpus_data: Path, tmp_path: Pa
     from tests.conftest import free_port, wait_for_port
 
     port = free_port()
-    env = dict(os.environ, ASSISTANT_DATA_DIR=str(corpus_data), ASSISTANT_TODAY="2026-11-24")
+    # the eval runner is one client asking many questions: a server for evaluation runs without the rate limit
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(corpus_data), ASSISTANT_TODAY="2026-11-24", ASSISTANT_RATE_LIMIT="off")
     server = subprocess.Popen([str(ROOT / ".venv/bin/assistant"), "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
