@@ -59,7 +59,7 @@ def main() -> None:
         store.close()
         print(f"search (other core busy): p50 {pct(search, 0.5):.1f} ms  p95 {pct(search, 0.95):.1f} ms  n={len(search)}")
 
-        env = dict(os.environ, ASSISTANT_DATA_DIR=args.data_dir)
+        env = dict(os.environ, ASSISTANT_DATA_DIR=args.data_dir, ASSISTANT_RATE_LIMIT="off")  # one client, 300 requests
         server = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(args.port)],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         base = f"http://127.0.0.1:{args.port}"
