@@ -17,9 +17,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
 from assistant.api.app import create_app
 from assistant.auth import hash_key
 from assistant.settings import Settings
-from assistant.store import Store
-from ingest.pipeline import ingest
-from tests.conftest import CORPUS, LiveServer
+from tests.conftest import CORPUS, LiveServer, build_index
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +30,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    data = tmp_path_factory.mktemp("fuzz") / "var"
+    data = build_index(tmp_path_factory.mktemp("fuzz") / "var", [CORPUS])
     config = Settings(data_dir=data, embedder="hash", api_keys=f"admin:{hash_key(ADMIN_KEY)}", rate_limit="off",
                       max_upload_bytes=200_000)
-    store = Store(config)
-    try:
-        assert ingest(store, [CORPUS], progress=False).failed == []
-    finally:
-        store.close()
     with LiveServer(create_app(config)) as live:
         yield live
 
