@@ -355,7 +355,10 @@ def test_corpus_pdf_ingests_with_vietnamese_text_and_its_codes() -> None:
         assert (source.title, source.procedure_codes, source.audience, source.url) == (
             markdown.title, markdown.procedure_codes, markdown.audience, markdown.url)
         text = "\n".join(s.text for s in source.sections)
-        assert "Hồ sơ cần chuẩn bị" in text and "Căn cứ pháp lý" in text
+        # the handbook's headings are the PDF's sections, its wrapped lines joined back into sentences
+        assert [s.section for s in source.sections] == [s.section for s in markdown.sections]
+        assert all(line.endswith((".", ";", ":", ")")) for line in text.splitlines()), text
+        assert source.meta["data_date"] == markdown.meta["data_date"]
         assert all(s.page for s in source.sections)
 
 

@@ -106,5 +106,8 @@ def load(path: Path) -> list[Source]:
         title, kind, meta = None, "document", {}
         sections = sections_by_heading(items, heading)
     title = title or core_title or heading or items[0][0][:200]
+    modified = document.core_properties.modified or document.core_properties.created
+    if modified is not None:
+        meta["data_date"] = modified.date().isoformat()
     return [Source(source_id=source_id_for(path), title=title, kind=kind, origin=str(path),
                    sections=sections, meta=meta)]

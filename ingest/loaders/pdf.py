@@ -28,6 +28,7 @@ from ingest import legal
 from ingest.ids import source_id_for
 from ingest.legal import Block
 from ingest.source import AUDIENCES, LoadError, Section, Source
+from assistant.text import fold
 
 MIN_PAGE_CHARS = 20  # fewer non-blank characters on every page: no text layer
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:Trang|Page)?\s*#(?:\s*/\s*#)?[-–—\s]*$", re.I)
@@ -135,6 +136,76 @@ def _blocks(pages: list[list[str]], layout: list[bool]) -> list[Block]:
     return blocks
 
 
+_BULLET = re.compile(r"^(?:[•●▪◦‣∙·\-–+*]|\d{1,2}[.)])\s+")
+_HEADING_CHARS = 80
+_ENDS_SENTENCE = re.compile(r"[.,;:!?…)]$")
+
+
+def _item(line: str) -> str:
+    """A list line with its bullet written as "- " (numbered items keep their numbers)."""
+    m = _BULLET.match(line)
+    return line if m is None or m.group(0)[0].isdigit() else "- " + line[m.end():]
+
+
+def reflowed(pages: list[list[str]], title: str = "") -> list[Section]:
+    """A PDF that is not a legal text as sections under its headings, its hard line breaks joined back
+    into sentences: a blank line or a bullet starts a new line of the section, a wrapped line continues
+    it (also across a page break when the next page goes on in lower case). A heading is a short line
+    standing alone that does not end a sentence; one repeating the title is the title. Without
+    headings, one section per page."""
+    paragraphs: list[tuple[int, list[str]]] = []  # (page, lines of one paragraph)
+    for number, page in enumerate(pages, 1):
+        fresh = True
+        for raw in page:
+            line = " ".join(legal.clean(raw).split())
+            if not line:
+                fresh = True
+                continue
+            joins = paragraphs and (not fresh or (paragraphs[-1][0] < number and line[0].islower()
+                                                    and fresh and not paragraphs[-1][1][-1].endswith(".")))
+            if joins and not _BULLET.match(line):
+                paragraphs[-1][1][-1] += " " + line
+            elif joins:
+                paragraphs[-1][1].append(_item(line))
+            else:
+                paragraphs.append((number, [_item(line)]))
+            fresh = False
+        fresh = True
+    sections: list[Section] = []
+    heading: str | None = None
+    body: list[str] = []
+    start = 1
+    headings = 0
+
+    def flush() -> None:
+        if body:
+            sections.append(Section(text="\n".join(body), section=heading, page=start))
+
+    for number, para in paragraphs:
+        text = para[0]
+        if len(para) == 1 and len(text) <= _HEADING_CHARS and not _ENDS_SENTENCE.search(text) \
+                and not _BULLET.match(text) and not text.isdigit():
+            if not sections and not body and title and fold(text) in fold(title):
+                continue  # the title printed on the first page
+            flush()
+            heading, body, start, headings = text, [], number, headings + 1
+            continue
+        if not body:
+            start = number
+        body.extend(para)
+    flush()
+    if headings:
+        return sections
+    return [Section(text="\n".join(line for n, para in paragraphs if n == page for line in para), page=page)
+            for page in sorted({n for n, _ in paragraphs})]
+
+
+def _pdf_date(value: str) -> str | None:
+    """'D:20260101000000Z' -> '2026-01-01'."""
+    m = re.match(r"D:(\d{4})(\d{2})(\d{2})", value)
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+
+
 def _info(reader: PdfReader) -> dict[str, str]:
     try:
         return {str(k): str(v) for k, v in (reader.metadata or {}).items()}
@@ -166,13 +237,12 @@ def load(path: Path) -> list[Source]:
         title, kind, sections, meta = doc.title, "legal", doc.sections, dict(doc.meta)
     else:
         kind, meta, title = "document", {}, None
-        sections = []
-        for number in range(1, len(pages) + 1):
-            text = "\n".join(b.text for b in lines if b.page == number)
-            if text:
-                sections.append(Section(text=text, page=number))
+        sections = reflowed(pages, pdf_title)
     if not title:
         title = pdf_title if not _BAD_TITLES.match(pdf_title) else (lines[0].text[:200] if lines else path.stem)
     meta["pages"] = str(len(texts))
+    dated = info.get("/DataDate") or _pdf_date(info.get("/ModDate") or info.get("/CreationDate") or "")
+    if dated:
+        meta["data_date"] = dated
     return [Source(source_id=source_id_for(path), title=title, kind=kind, origin=str(path), sections=sections,
                    audience=audience, procedure_codes=codes, url=info.get("/SourceURL") or None, meta=meta)]
