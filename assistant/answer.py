@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from assistant.facts import Block, blocks_for, clip, template
+from assistant.gloss import gloss
 from assistant.lexicon import case_words
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, facet_of_heading
@@ -20,7 +21,9 @@ from assistant.retrieve import Lookup
 from assistant.text import fold
 
 MAX_PROCEDURES = 3
+LIST_ITEMS = 8  # a document's list longer than this shows its first items and says how many more
 _WORDS = re.compile(r"\w+")
+_LIST_ENTRY = re.compile(r"^(?:[-•*+]|\d{1,2}[.)])\s")
 
 _INJECTION = re.compile(
     r"(bo qua|quen|phot lo) (het |moi |tat ca )?(cac )?(huong dan|lenh|chi dan)|prompt|system prompt|"
@@ -84,10 +87,12 @@ class Composer:
         for i, cand in enumerate(chosen):
             parts.append(self._one(cand, each[i] if each else facets, today, q, out, len(chosen)))
         out.answer = "\n\n".join(p for p in parts if p)
-        dates = [c["data_date"] for c in out.sources if c.get("data_date")]
-        out.data_date = max(dates) if dates else None
+        own = [c["data_date"] for c in out.sources if c.get("data_date") and not c.get("ingested")]
+        ingested = [c["data_date"] for c in out.sources if c.get("data_date") and c.get("ingested")]
+        out.data_date = max(own or ingested) if own or ingested else None
         if out.data_date:
-            out.answer += "\n" + t["data_date"].format(date=_dmy(out.data_date))
+            key = "data_date" if own else "data_ingested"
+            out.answer += "\n" + t[key].format(date=_dmy(out.data_date))
         return out
 
     # --- one procedure or document ------------------------------------------------------------------
@@ -98,7 +103,7 @@ class Composer:
         record = lookup.source(cand.key) if cand.procedure else None
         handbooks = [h for h in cand.hits if h.source.kind != "procedure"]
         if record is None:
-            return self._extractive(cand, facets, lang, out)
+            return self._extractive(cand, facets, q, out)
         local = self._local_place(cand, handbooks, "place" in (facets or ["place"]), lang, out)
         lines = [f"**{clip(cand.title, 140)}** ({cand.key})"]
         chunks = lookup.section_chunks(record.source_id)
@@ -106,14 +111,15 @@ class Composer:
         asked = tuple(_WORDS.findall(f"{q.folded} {situation}"))
         if situation and facets and "documents" not in facets and set(facets) <= {"conditions", "steps"}:
             facets = ["documents", *facets]  # "nhà thuê thì … được không?": which papers that case needs
-        for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local, asked, crowd):
+        for block in blocks_for(cand.procedure or {}, facets, today, lang, self.offices, local, asked, crowd, q.full):
             chunk = _chunk_for(block, chunks)
             n = self._cite(out, record, chunk, block, cand.key) if chunk else None
             mark = f" [{n}]" if n else ""
-            if len(block.lines) == 1:
+            english = gloss(block.facet, "\n".join(block.lines)) if lang == "en" else ""
+            if len(block.lines) == 1 and not english:
                 lines.append(f"{block.heading}: {block.lines[0]}{mark}")
             else:
-                lines.append(f"{block.heading}{mark}:")
+                lines.append(f"{block.heading}{mark}:" + (f" ({english})" if english else ""))
                 lines.extend(block.lines)
         if _web(record.url):
             lines.append(t["official_link"].format(url=record.url))
@@ -125,30 +131,41 @@ class Composer:
             return None
         for hit in handbooks:
             chunk = hit.chunk
-            if (chunk.facet or facet_of_heading(chunk.section or "")) == "place":
+            if _facet(chunk) == "place":
                 n = self._cite(out, hit.source, chunk, None, cand.key)
-                return f"{clip(chunk.text, 220)} [{n}]"
+                return f"{complete(chunk.text, chunk.section)[0]} [{n}]"
         return None
 
-    def _extractive(self, cand: Candidate, facets: list[str], lang: str, out: Composed) -> str:
-        """A document without a parsed record: quote its best passages, preferring the facet asked."""
+    def _extractive(self, cand: Candidate, facets: list[str], q: Query, out: Composed) -> str:
+        """A document without a parsed record: the sections about the facets asked, whole, from the
+        document the best passage is in (else that passage: the overview when nothing specific was
+        asked). English questions get each section's gist in English, the Vietnamese quoted."""
+        t = template(q.lang)
         hits = sorted(cand.hits, key=lambda h: -h.score)
-        if facets:
-            matching = [h for h in hits if (h.chunk.facet or facet_of_heading(h.chunk.section or "")) in facets]
-            hits = matching + [h for h in hits if h not in matching]
-        seen: set[str] = set()
+        source = hits[0].source
+        chunks = self.lookup().section_chunks(source.source_id) or [h.chunk for h in hits if h.source is source]
+        picked = [c for f in facets for c in chunks if _facet(c) == f] if facets else []
+        picked = picked or [hits[0].chunk]
         lines = [f"**{cand.title}**" + (f" ({cand.code})" if cand.code else "")]
-        for hit in hits:
-            if hit.chunk.id in seen or len(seen) >= (2 if facets else 1):
-                continue
-            seen.add(hit.chunk.id)
-            n = self._cite(out, hit.source, hit.chunk, None, cand.code)
-            if hit.chunk.section:
-                lines.append(f"{hit.chunk.section.split(' > ')[-1]}:")
-            lines.append(f"{clip_lines(hit.chunk.text, 420, hit.chunk.section)} [{n}]")
-        url = next((h.source.url for h in cand.hits if _web(h.source.url)), None)
-        if url:
-            lines.append(template(lang)["official_link"].format(url=url))
+        shown: set[str | None] = set()
+        for chunk in picked:
+            n = self._cite(out, source, chunk, None, cand.code)
+            body, more = complete(chunk.text, chunk.section, None if q.full else LIST_ITEMS)
+            facet = _facet(chunk)
+            heading = chunk.section.split(" > ")[-1] if chunk.section else None
+            if q.lang == "en":
+                heading = t[facet] if facet in t else heading
+                english = gloss(facet, chunk.text)
+                lines.append((f"{heading} " if heading else "") + f"[{n}]: " + (english or "") +
+                             (" — " if english else "") + t["quoted_vi"])
+            elif heading not in shown and heading:
+                lines.append(f"{heading}:")
+            shown.add(heading)
+            lines.append(body if q.lang == "en" else f"{body} [{n}]")
+            if more:
+                lines.append(t["more_items"].format(n=more))
+        if _web(source.url):
+            lines.append(t["official_link"].format(url=source.url))
         return "\n".join(lines)
 
     def _cite(self, out: Composed, src: SourceRecord, chunk: Chunk, block: Block | None, code: str | None) -> int:
@@ -163,8 +180,9 @@ class Composer:
             "title": src.title, "section": chunk.section, "url": src.url if _web(src.url) else None,
             "page": chunk.page, "quote": quote,
         })
+        own = src.meta.get("data_date")
         out.sources.append({"n": n, "title": src.title, "section": chunk.section, "text": chunk.text,
-                            "data_date": src.meta.get("data_date") or (src.updated_at or "")[:10] or None})
+                            "data_date": own or (src.updated_at or "")[:10] or None, "ingested": not own})
         return n
 
 
@@ -173,21 +191,22 @@ def _web(url: str | None) -> bool:
     return bool(url) and url.lower().startswith(("https://", "http://"))
 
 
-def clip_lines(text: str, n: int, skip: str | None = None) -> str:
-    """The first lines of a passage up to about n characters, keeping its line breaks (lists stay
-    lists); a first line that repeats the section heading is left out."""
+def complete(text: str, skip: str | None = None, items: int | None = None) -> tuple[str, int]:
+    """A passage whole, its line breaks kept (lists stay lists), a first line that repeats the section
+    heading left out; with `items`, a list longer than that shows its first `items` entries. Returns
+    the text and how many list entries were left out (nothing is cut inside a line)."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if skip and lines and skip.startswith(lines[0]):
+    if skip and len(lines) > 1 and skip.split(" > ")[-1].startswith(lines[0]):
         lines = lines[1:]
-    out, used = [], 0
-    for line in lines:
-        room = n - used
-        if room < 40:
-            out.append("…")
-            break
-        out.append(clip(line, room))
-        used += len(out[-1])
-    return "\n".join(out)
+    entries = [i for i, ln in enumerate(lines) if _LIST_ENTRY.match(ln)]
+    if items is None or len(entries) <= items:
+        return "\n".join(lines), 0
+    kept = lines[:entries[items]] + lines[entries[-1] + 1:]  # the first entries, then what follows the list
+    return "\n".join(kept), len(entries) - items
+
+
+def _facet(chunk: Chunk) -> str | None:
+    return chunk.facet or facet_of_heading(chunk.section or "")
 
 
 def _chunk_for(block: Block, chunks: list[Chunk]) -> Chunk | None:

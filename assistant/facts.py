@@ -17,10 +17,19 @@ from importlib.resources import files
 from assistant.text import fold
 
 ITEM_CHARS = 150
+LONGEST = 400  # a single sentence longer than this is cut (at a word, marked "…")
+_SENTENCE_END = re.compile(r"[.;!?](?=\s+\S)")
+_PARENS = re.compile(r"\s*\([^()]*\)")
+# Where a clause ends: a colon or dash, or a comma before a word that opens a subordinate clause (a
+# comma inside an enumeration, "cho thuê, cho mượn, cho ở nhờ", is no boundary).
+_CLAUSE = re.compile(r"(?i):(?=\s)|\s[-–]\s|,(?=\s+(?:trong trường hợp|trường hợp|nếu|trừ|kể cả|đối với|theo|"
+                     r"để|khi|gồm|bao gồm|đồng thời|sau đó|hoặc|và)\b)")
 # How much of each list an answer shows, by how many facets it answers (answers stay short: p95 ≤ 900).
 BUDGETS = {1: {"docs": 5, "steps": 4, "legal": 3, "chars": 85},
            2: {"docs": 4, "steps": 3, "legal": 2, "chars": 90},
            3: {"docs": 3, "steps": 2, "legal": 2, "chars": 75}}
+BLOCK_ROWS = 4  # a list shows rows while it is under about this many rows of `chars` characters
+FULL = {"docs": 200, "steps": 200, "legal": 200, "chars": 100_000}  # "xem đủ giấy tờ": the whole list
 _MONEY = re.compile(r"(?i)(đồng|\bđ\b|vnđ|usd|phí|miễn|%|\d\.\d{3})")
 _FILE = re.compile(r"(?i)\.(docx?|pdf|xlsx?|rtf)\s*$")  # a template's file name says nothing to a citizen
 _LEGAL_ORDER = [re.compile(r"/QH\d+|^Luật\b"), re.compile(r"NĐ-CP|^Nghị định"), re.compile(r"/TT-|^Thông tư")]
@@ -45,11 +54,31 @@ class Block:
 
 
 def clip(text: str, n: int = ITEM_CHARS) -> str:
+    """`text` whole when it is about `n` characters or less; else shortened only where a reader sees
+    it, marked "(…)": its first whole sentences that fit, else the first sentence without its
+    parentheses, else that sentence up to its last clause boundary (comma, colon) that fits; never
+    inside a clause or a word. The whole text is in the citation's quote and on request."""
     text = " ".join(text.split())
-    if len(text) <= n:
+    if len(text) <= n * 1.2:
         return text
-    cut = text[:n].rsplit(" ", 1)[0]
-    return cut.rstrip(",;:.") + "…"
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    fit = [e for e in ends if n // 3 <= e <= n]  # a few words ("Bước 2.") say nothing on their own
+    if fit:
+        return text[:fit[-1]].rstrip(" ;:") + " (…)"
+    first = text[:ends[0]] if ends else text
+    bare = " ".join(_PARENS.sub(" (…) ", first).split()).replace("(…) (…)", "(…)")
+    if len(bare) <= n * 1.2:
+        return bare.rstrip(" ;:.") + ("" if bare.rstrip(" ;:.").endswith("(…)") else " (…)")
+    clauses = [m.start() for m in _CLAUSE.finditer(bare) if m.start() <= n * 1.5]
+    if clauses and clauses[-1] >= n // 3:
+        return bare[:clauses[-1]].rstrip(" ;:,") + " (…)"
+    return bare if len(bare) <= LONGEST else bare[:LONGEST].rsplit(" ", 1)[0].rstrip(",;:.") + " (…)"
+
+
+def needle(text: str, n: int = 60) -> str:
+    """The first ~n characters of a source string, ending at a word: what a quote must show."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n].rsplit(" ", 1)[0]
 
 
 def _date(value: str | None) -> date | None:
@@ -199,13 +228,19 @@ def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITE
     spot = spot if said(spot["name"]) >= (3 if spot in notes else 2) else None  # a note must match more
     lines, needles = [], []
 
-    def add(items: list[dict], n: int) -> None:
-        for d in items[:n]:
+    def add(items: list[dict], n: int) -> int:
+        """Up to n rows, fewer when they are long (at least two): how many were shown."""
+        used = 0
+        for k, d in enumerate(items[:n]):
+            if k >= 2 and used > chars * BLOCK_ROWS:
+                return k
             form = d.get("form") if d.get("form") and not _FILE.search(d["form"]) else None
             quantity = d.get("quantity") if d.get("quantity") != "1 bản chính" else None  # the usual: not repeated
             extra = "; ".join(x for x in (quantity, form and f"mẫu: {form}") if x)
-            lines.append(f"- {clip(d['name'], 160 if d is spot else chars)}" + (f" ({extra})" if extra else ""))
-            needles.append(clip(d["name"], 60).rstrip("…"))
+            lines.append(f"- {clip(d['name'], LONGEST if d is spot else chars)}" + (f" ({extra})" if extra else ""))
+            needles.append(needle(d["name"]))
+            used += len(lines[-1])
+        return min(n, len(items))
 
     lead = sorted((d for d in real if d.get("group") in main and d is not spot),
                   key=lambda d: (_doc_order(d), order[id(d)]))
@@ -213,15 +248,16 @@ def documents_block(p: dict, t: dict[str, str], limit: int = 5, chars: int = ITE
         lead.insert(0, spot)
     if main[0] in cases and len(groups) > 1:  # "Giấy tờ phải nộp" says what the block heading says
         lines.append(clip(main[0], chars) + ":")
-    add(lead, limit)
-    if len(lead) > limit:
-        lines.append(t["more_documents"].format(n=len(lead) - limit))
+    shown = add(lead, limit)
+    if len(lead) > shown:
+        lines.append(t["more_documents"].format(n=len(lead) - shown))
     for g in present[:1] if limit >= 5 else []:
         lines.append(clip(g, chars) + ":")
         add([d for d in real if d.get("group") == g and d is not spot], 2)
     others = [g for g in cases if g not in main]
     if others and limit >= 5:  # only when documents are all that was asked
-        lines.append(t["other_cases"].format(cases="; ".join(clip(g, 50) for g in others[:3])))
+        more = t["and_more"].format(n=len(others) - 3) if len(others) > 3 else ""
+        lines.append(t["other_cases"].format(cases="; ".join(clip(g, 50) for g in others[:3]) + more))
     return Block("documents", t["documents"], lines, needles)
 
 
@@ -245,7 +281,7 @@ def place_block(p: dict, offices: dict[str, dict], t: dict[str, str], local: str
         where = _where_in_steps(p.get("steps") or [])
         if where:
             lines.append(where[0].upper() + where[1:])
-            needles = [where.rstrip("…")[:60]]
+            needles = [needle(where)]
     labels = [c["label"] for c in p.get("channels") or []]
     if labels:
         lines.append(f"{t['channels']}: {', '.join(dict.fromkeys(labels))}")
@@ -300,12 +336,13 @@ def legal_block(p: dict, t: dict[str, str], limit: int, chars: int, fee: bool, a
              for x in ordered[:limit]]
     rest = list(dict.fromkeys(x["number"] for x in ordered[limit:] if x.get("number")))
     lines = named
-    shown = 8 if alone else 4
+    shown = max(limit, 8 if alone else 4)
     if rest:
-        lines.append(t["other_legal"].format(numbers=", ".join(rest[:shown]) + ("…" if len(rest) > shown else "")))
+        more = t["and_more"].format(n=len(rest) - shown) if len(rest) > shown else ""
+        lines.append(t["other_legal"].format(numbers=", ".join(rest[:shown]) + more))
     if p.get("decision") and alone:
         lines.append(t["decision"].format(decision=p["decision"]))
-    needles = [clip(x["title"], 60).rstrip("…") for x in ordered[:limit]]
+    needles = [needle(x["title"]) for x in ordered[:limit]]
     return Block("legal_basis", t["legal_basis"], lines, needles) if lines else None
 
 
@@ -332,14 +369,14 @@ def steps_blocks(p: dict, asked: list[str], t: dict[str, str], place_lines: list
                 said.setdefault((m.group(1).lstrip("0"), m.group(2).lower()), clip(text.strip(" ,"), 150))
         if said:
             lines = [f"«…{x}»" for x in list(said.values())[:2]]
-            out.append(Block("steps", t["time_in_steps"], lines, [x.rstrip("…") for x in said.values()][:2]))
+            out.append(Block("steps", t["time_in_steps"], lines, [needle(x) for x in said.values()][:2]))
     if "place" in asked:
         shown = fold(" ".join(place_lines))
         lines, needles = [], []
         where = _where_in_steps(steps)
-        if where and fold(where.rstrip("…"))[:40] not in shown:
+        if where and fold(needle(where, 40)) not in shown:
             lines.append(f"«…{where}»")
-            needles.append(where.rstrip("…")[:60])
+            needles.append(needle(where))
         found = [m.group(0) for step in steps for m in _AUTHORITY.finditer(step)]
         authority = max(dict.fromkeys(found), key=found.count) if found else None
         if authority and fold(authority) not in shown and fold(authority) not in fold(" ".join(lines)):
@@ -351,7 +388,7 @@ def steps_blocks(p: dict, asked: list[str], t: dict[str, str], place_lines: list
 
 
 def text_block(facet: str, heading: str, value: str | None, n: int = 380) -> Block | None:
-    return Block(facet, heading, [clip(value, n)], [clip(value, 60).rstrip("…")]) if value else None
+    return Block(facet, heading, [clip(value, n)], [needle(value)]) if value else None
 
 
 def list_block(facet: str, heading: str, items: list[str], limit: int, more: str, numbered: bool,
@@ -361,16 +398,17 @@ def list_block(facet: str, heading: str, items: list[str], limit: int, more: str
     lines = [f"{i}. {clip(s, chars)}" if numbered else f"- {clip(s, chars)}" for i, s in enumerate(items[:limit], 1)]
     if len(items) > limit:
         lines.append(more.format(n=len(items) - limit))
-    return Block(facet, heading, lines, [clip(s, 60).rstrip("…") for s in items[:limit]])
+    return Block(facet, heading, lines, [needle(s) for s in items[:limit]])
 
 
 def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict[str, dict],
-               local_place: str | None = None, words: tuple[str, ...] = (), crowd: int = 1) -> list[Block]:
+               local_place: str | None = None, words: tuple[str, ...] = (), crowd: int = 1,
+               full: bool = False) -> list[Block]:
     """The blocks answering `facets` (an overview when none was asked), shorter when the answer
-    is about `crowd` procedures."""
+    is about `crowd` procedures; every list whole when `full` (the citizen asked for all of it)."""
     t = template(lang)
     asked = facets or ["documents", "time", "fee"]
-    b = BUDGETS[3 if crowd > 1 else min(3, len(asked))]
+    b = FULL if full else BUDGETS[3 if crowd > 1 else min(3, len(asked))]
     makers = {
         "documents": lambda: documents_block(p, t, b["docs"], b["chars"], words),
         "time": lambda: time_block(p, t),
@@ -381,8 +419,8 @@ def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict
                                            alone=asked == ["legal_basis"] or bool(_DECISION.search(" ".join(words)))),
         "steps": lambda: list_block("steps", t["steps"], p.get("steps") or [], b["steps"], t["more_steps"], True,
                                     b["chars"]),
-        "result": lambda: list_block("result", t["result"], p.get("results") or [], 3, t["more_legal"], False,
-                                     b["chars"]),
+        "result": lambda: list_block("result", t["result"], p.get("results") or [], max(3, b["steps"]),
+                                     t["more_items"], False, b["chars"]),
     }
     out = []
     for facet in asked:
@@ -392,5 +430,5 @@ def blocks_for(p: dict, facets: list[str], today: date, lang: str, offices: dict
     if "steps" not in asked:
         out += steps_blocks(p, asked, t, [line for b in out if b.facet == "place" for line in b.lines])
     if facets and not out:  # what was asked is empty in the source: say what it does have
-        return blocks_for(p, [], today, lang, offices, local_place, words, crowd)
+        return blocks_for(p, [], today, lang, offices, local_place, words, crowd, full)
     return out

@@ -16,7 +16,7 @@ from assistant.text import ABBREVIATIONS, expand_abbreviations, fold, has_diacri
 # Facets in the order an answer shows them; patterns match the folded, abbreviation-expanded text.
 FACET_PATTERNS: dict[str, list[str]] = {
     # "giấy tờ" asks for the documents in "cần giấy tờ gì", not in "chứng thực giấy tờ giúp tôi với"
-    "documents": [r"giay gi", r"(can|mang( theo)?|chuan bi|nop|nhung|cac|gom)( nhung| cac)? giay (to|tow)",
+    "documents": [r"giay gi", r"(du|het|tat ca|toan bo|day du) (cac |nhung )?(giay (to|tow)|ho so)", r"(can|mang( theo)?|chuan bi|nop|nhung|cac|gom)( nhung| cac)? giay (to|tow)",
                   r"giay (to|tow)( \w+){0,2} (gi|nao|j)", r"^giay (to|tow)", r"giay (to|tow) (va|gom|can|phai|la)\b",
                   r"ho so (gi|gom|nhung|can|the nao|nhu the nao|kieu gi|ra sao)", r"gom (nhung )?(gi|giay)",
                   r"\bhso\b", r"thanh phan ho so", r"can (chuan bi|mang|nhung) gi", r"chuan bi (gi|nhung)",
@@ -79,6 +79,12 @@ _VI_WORDS = re.compile(
     r"con|co|nao|vay|the|thi|cua|va|voi|nhu|mat|tien|can|muon|hoi|xin|cap|lai|khai|sinh|ket|hon|"
     r"tru|tam|thuong|chung|thuc|ban|sao|ngay|xa|phuong|tinh|oi|ad|a|k|j|z|bn|nha|dat|dk|hkd|cccd)\b")
 
+# Asking for the whole of a list an answer shortened.
+FULL_LIST = re.compile(
+    r"\b((xem|liet ke|cho (minh|toi|em) xem|gui|ke) (du|het|tat ca|day du|toan bo)|con (gi|nhung gi) (nua|khac)|"
+    r"(giay to|ho so|buoc|muc|van ban) con lai|(show|list|see) (me )?(all|everything|the rest|the full)|"
+    r"full list|all of (it|them)|the rest)\b")
+
 LEVEL_WORDS = {
     "province": re.compile(r"\b(cap tinh|tinh|thanh pho truc thuoc|so\b|province|provincial)"),
     "commune": re.compile(r"\b(cap xa|xa|phuong|thi tran|commune|ward)\b"),
@@ -97,6 +103,7 @@ class Query:
     levels: set[str] = field(default_factory=set)
     terms: list[str] = field(default_factory=list)  # official terms for everyday words (lexicon)
     negated: list[str] = field(default_factory=list)  # folded phrases the citizen rules out
+    full: bool = False  # asks for a whole list ("xem đủ giấy tờ", "show all steps")
 
 
 def detect_lang(text: str) -> str:
@@ -144,15 +151,16 @@ def analyse(question: str, keep: frozenset[tuple[str, str]] = frozenset()) -> Qu
         facets.remove("steps")
     elif generic:  # "… thì làm sao?": what to bring, and what to do
         facets.insert(0, "documents")
-    routing = folded
-    routing = _NEGATION.sub(" ", routing)
+    routing = _NEGATION.sub(" ", folded)
     for rx in _FACET_RE.values():
         routing = rx.sub(" ", routing)
+    full = bool(FULL_LIST.search(folded))
+    routing = FULL_LIST.sub(" ", routing)
     routing = _strip_fillers(re.sub(r"[^\w\s]", " ", routing), keep)
     levels = {name for name, rx in LEVEL_WORDS.items() if rx.search(folded)}
     return Query(text=text, expanded=expanded, folded=folded, lang=lang, facets=facets,
                  routing=routing, diacritics=has_diacritics(text), levels=levels,
-                 terms=official_terms(re.sub(r"[“”\"']", " ", expanded), lang), negated=negated)
+                 terms=official_terms(re.sub(r"[“”\"']", " ", expanded), lang), negated=negated, full=full)
 
 
 # Chat words as written with diacritics: in a question that has them, 'hỏi' and 'bạn' are chat, 'Hội'
