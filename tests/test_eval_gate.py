@@ -39,22 +39,6 @@ def test_gold_set_passes_its_gate(service_data: Path, tmp_path: Path, gold: str,
     assert (tmp_path / "run" / "report.html").stat().st_size > 10_000
 
 
-@pytest.fixture(scope="module")
-def corpus_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An index of the bundled corpus/ alone, with the default embedder: what `make run` serves."""
-    from assistant.settings import Settings
-    from assistant.store import Store
-    from ingest.pipeline import ingest
-
-    data = tmp_path_factory.mktemp("corpus-only") / "var"
-    store = Store(Settings(data_dir=data), purpose="test fixture")
-    try:
-        assert ingest(store, [ROOT / "corpus"], progress=False).failed == []
-    finally:
-        store.close()
-    return data
-
-
 def test_bundled_corpus_questions_pass_their_gate(corpus_data: Path, tmp_path: Path) -> None:
     env = dict(os.environ, ASSISTANT_DATA_DIR=str(corpus_data), ASSISTANT_TODAY="2026-11-24")
     run = subprocess.run([str(ROOT / ".venv/bin/assistant"), "eval", "run", str(GOLD / "corpus.jsonl"), "--out",

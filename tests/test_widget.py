@@ -500,6 +500,28 @@ def test_widget_offers_to_ask_again_after_a_reload_cut_the_answer(tab, fake):
     expect(tab.w(".msg.error")).to_have_count(0)
 
 
+def test_demo_page_as_a_newcomer_uses_it(tab, real):
+    """The demo page's three sample buttons one after another in one session, then a new topic typed
+    and a follow-up on it: each answer is about the procedure asked, none about the previous one."""
+    open_demo(tab, real)
+    turns = [(DEMO["answer"], "1.001193", "Hồ sơ"), (DEMO["clarify"], "1.014061", "Thời gian"),
+             (DEMO["english"], "1.000894", "Fees"), ("đăng ký tạm trú cần giấy tờ gì?", "1.004194", "Hồ sơ"),
+             ("thế lệ phí bao nhiêu?", "1.004194", "Lệ phí")]
+    for i, (text, code, section) in enumerate(turns, 1):
+        if i <= 3:
+            tab.page.get_by_role("button", name=text).click()
+        else:
+            tab.ask(text)
+        answer = tab.wait_answers(i)
+        expect(answer.locator(".bubble")).to_contain_text(f"({code})")
+        expect(answer.locator(".bubble")).to_contain_text(section)
+        expect(answer.locator(".chip").first).to_be_visible()
+        tab.shot(f"demo-turn-{i}")
+        session = session if i > 1 else tab.stored()["session_id"]
+    assert tab.stored()["session_id"] == session  # one conversation throughout, as the widget keeps it
+    assert tab.junk() == [] and tab.errors == []
+
+
 def test_widget_clarify_option_asks_again_in_the_same_session(tab, backend):
     open_demo(tab, backend)
     if backend.questions["clarify"] in DEMO.values():
