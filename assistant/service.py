@@ -24,7 +24,7 @@ from assistant.retrieve import Lookup, Retriever
 from assistant.signals import CONVERSATIONAL, name_words, said_words
 from assistant.settings import Settings
 from assistant.store import Store
-from assistant.text import fold
+from assistant.text import fold, has_diacritics
 
 log = logging.getLogger("assistant.service")
 # Two candidates this close (the ranker's probabilities), with nothing in the question to tell them
@@ -40,6 +40,25 @@ _ORDINAL = re.compile(
     r"\b(dau tien|cuoi cung|sau cung|first|second|third|last)\b|^\s*(\d)\s*$")
 _POSITION = {"nhat": 0, "dau tien": 0, "dau": 0, "1": 0, "first": 0, "hai": 1, "2": 1, "second": 1, "ba": 2,
              "3": 2, "third": 2, "tu": 3, "bon": 3, "4": 3, "cuoi cung": -1, "cuoi": -1, "sau cung": -1, "last": -1}
+
+
+# What ties a message that has words of its own to the session's procedure: it states a case or
+# condition of it ("nếu một bên đã ly hôn…", "trường hợp…", "cho trẻ dưới 14 tuổi…", "what if…") or
+# refers back to it ("nó", "giấy đó", "it", "this"). Without either, it is a question of its own.
+_CASE_OF = re.compile(r"^\W*(?:(?:the|vay|con|thi|a|ua)\s+)?(?:neu|truong hop|khi|lo|gia su|cho|voi|doi voi)\b")
+_BACK_MARKED = re.compile(r"(?i)\b(?:nó|cái đó|cái này|việc đó|việc này|(?:thủ tục|giấy|thẻ|hồ sơ|bản) (?:này|đó|trên))\b")
+_BACK_FOLDED = re.compile(r"\b(?:cai do|cai nay|viec do|viec nay|(?:thu tuc|giay|the|ho so|ban) (?:nay|do|tren))\b")
+_BACK_EN = re.compile(r"(?i)^\W*(?:if|what if|and if|in case|for)\b|\b(?:it|this|that|they|them)\b")
+
+
+def refers_back(message: str, lang: str) -> bool:
+    """Whether a message ties itself to the conversation's procedure (read with its diacritics when
+    it has them: folded, 'nó' is also 'nợ' and 'thẻ' also 'thế')."""
+    if lang == "en":
+        return bool(_BACK_EN.search(message))
+    folded = fold(message)
+    back = _BACK_MARKED.search(message.lower()) if has_diacritics(message) else _BACK_FOLDED.search(folded)
+    return bool(_CASE_OF.search(folded) or back)
 
 
 # "còn kết hôn thì sao?": the same question about another procedure
@@ -266,11 +285,12 @@ class Assistant:
         content = [w for w in q.routing.split() if len(w) > 1 and w.isalpha() and w not in INTENT_STOPWORDS]
         typed = set(fold(q.text).split())
         content += [w for w in fold(q.expanded).split() if w not in typed]  # 'cccd' names a procedure
+        content += [w for t in q.terms for w in fold(t).split()]  # so does 'passport' ('hộ chiếu')
         if state.procedures:
             if len(content) <= 1:
                 return self.retriever.candidate(state.procedures[0], audience)
-            if covered or not state.topic:
-                return None
+            if covered or not state.topic or not refers_back(message, q.lang):
+                return None  # a question with words of its own and nothing tying it to the session
             context = self.retriever.search(f"{state.topic}, {message}", audience, k=3)
             if context.candidates and context.answerable >= self.retriever.models.threshold and \
                     context.candidates[0].key in state.procedures:
