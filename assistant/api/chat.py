@@ -112,7 +112,7 @@ async def search(assistant: AssistantDep, caller: CallerDep, settings: SettingsD
                                  "`procedure_codes`), `{procedure_code, documents: [{source_id, title, url, "
                                  "sections, …}]}`.", responses=errors(404))
 async def procedure(assistant: AssistantDep, caller: CallerDep,
-                    code: str = Path(description="A procedure code, or a document's source id", examples=["1.001193"])
+                    code: str = Path(description="A procedure code, or a document's source id")
                     ) -> dict[str, Any]:
     sources = [s for s in assistant.store.manifest.covering(code) if visible(s, caller)]
     if not sources:
