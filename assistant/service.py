@@ -24,6 +24,7 @@ from assistant.retrieve import Lookup, Retriever
 from assistant.signals import CONVERSATIONAL, name_words, said_words
 from assistant.settings import Settings
 from assistant.store import Store
+from assistant.taught import correction, refusal_text
 from assistant.text import fold, has_diacritics
 
 log = logging.getLogger("assistant.service")
@@ -195,6 +196,14 @@ class Assistant:
             explain["reason"] = (f"follow-up on the session's procedure {follow.key}" if state.procedures else
                                  f"a facet asked after a clarify without choosing: the first option {follow.key}")
             return ("answer", ([follow], q.facets or state.facets, None)), explain
+        fix = correction(self.retriever.snapshot, self.settings.data_dir, message)  # officials taught this question
+        if fix is not None and not fix.codes:
+            explain["reason"] = f"officials marked this very question as not covered (example {fix.example_id})"
+            return ("special", Composed(refusal_text(q.lang, fix.refer_to), "refuse", reason="taught as not covered")), explain
+        taught = self.retriever.candidate(fix.codes[0], audience) if fix is not None else None
+        if taught is not None:
+            explain["reason"] = f"officials taught this very question (example {fix.example_id})"
+            return ("answer", ([taught], q.facets, None)), explain
         several = self._several(message, audience)
         if several:
             explain["reason"] = "the question asks about several procedures: " + "; ".join(
