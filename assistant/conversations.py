@@ -1,10 +1,15 @@
 """Sessions, messages and feedback in SQLite under the data dir. They survive a restart and expire
 after a TTL. Everything a user typed is redacted before it is written.
+
+Also what officials review and teach from (`review`: refused questions, answers rated down and
+clarify questions nobody picked an option of, near-duplicates grouped) and the audit log of the
+examples they teach and undo (`log_example`, `example_log`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.redact import redact
+from assistant.taught import example_id, repeat_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, created REAL, updated REAL, state TEXT);
@@ -22,7 +28,16 @@ CREATE TABLE IF NOT EXISTS messages(id TEXT PRIMARY KEY, session_id TEXT, create
 CREATE INDEX IF NOT EXISTS messages_session ON messages(session_id, created);
 CREATE TABLE IF NOT EXISTS feedback(id TEXT PRIMARY KEY, message_id TEXT, created REAL, rating TEXT,
   comment TEXT);
+CREATE INDEX IF NOT EXISTS feedback_message ON feedback(message_id);
+CREATE TABLE IF NOT EXISTS example_audit(n INTEGER PRIMARY KEY AUTOINCREMENT, created REAL, actor TEXT, role TEXT,
+  via_token INTEGER, action TEXT, example_id TEXT, question TEXT, expected_sources TEXT, expected_behavior TEXT,
+  refer_to TEXT, message_id TEXT);
 """
+KINDS = ("refuse", "down", "clarify")  # refused, rated down, clarify with no option picked
+# words that do not tell two questions apart (folded): chat particles, pronouns, politeness
+_PARTICLES = frozenset("a ah ak oi nhe nha nhi vay z the ha giup voi cho hoi xin toi minh em ban ad".split())
+NEAR = 0.8  # share of words two questions have in common (of the words either has) to be one item
+SCAN = 5000  # flagged messages read per review, newest first
 
 
 class UnknownSession(KeyError):
@@ -130,3 +145,125 @@ class Conversations:
             for sid in old:
                 self.db.execute("DELETE FROM sessions WHERE id=?", (sid,))
         return len(old)
+
+    # --- what officials review and teach ----------------------------------------------------------
+    def review(self, kinds: tuple[str, ...] = KINDS, since: float | None = None, until: float | None = None,
+               search: str = "", taught: dict[str, dict[str, Any]] | None = None, status: str = "open",
+               limit: int = 50) -> dict[str, Any]:
+        """Questions to follow up, newest first: refused, rated down, or asked back (clarify) with no
+        option picked in the next turn; near-duplicates (the same words up to case, diacritics,
+        punctuation, order and chat particles, or `NEAR` of them) are one item with a count. `taught`
+        (example id -> taught example) marks the items already taught; `status` keeps the `open`
+        ones, the `taught` ones or `all`. Text is as stored: redacted."""
+        taught = taught or {}
+        needle = repeat_key(search)
+        flagged = []
+        for mid, sid, created, question, behavior, answer, audience, next_behavior, next_codes, fb in self.db.execute(
+                _REVIEW_SQL, (since or 0.0, until or 1e13, SCAN)):
+            stored, ratings = json.loads(answer), json.loads(fb)
+            reasons = {"refuse"} if behavior == "refuse" else set()
+            if any(f["rating"] == "down" for f in ratings):
+                reasons.add("down")
+            if behavior == "clarify":
+                offered = {o.get("source_id") for o in stored.get("options") or []}
+                if not (next_behavior == "answer" and offered & set(json.loads(next_codes or "[]"))):
+                    reasons.add("clarify")
+            if not reasons & set(kinds) or needle not in repeat_key(question):
+                continue
+            flagged.append({"message_id": mid, "session_id": sid, "created": created, "question": question,
+                            "behavior": behavior, "answer": stored.get("answer", ""),
+                            "citations": stored.get("citations") or [], "options": stored.get("options") or [],
+                            "audience": audience, "reasons": sorted(reasons),
+                            "comments": [f["comment"] for f in ratings if f.get("comment")]})
+        items = []
+        for members in _near_duplicates(flagged):
+            last = members[0]
+            done = next((taught[e] for m in members if (e := example_id(m["question"])) in taught), None)
+            if status != "all" and (done is not None) != (status == "taught"):
+                continue
+            counts = {k: sum(k in m["reasons"] for m in members) for k in KINDS}
+            items.append({
+                "id": last["message_id"], "question": last["question"], "count": len(members),
+                "counts": {k: n for k, n in counts.items() if n},
+                "first_seen": _iso(members[-1]["created"]), "last_seen": _iso(last["created"]),
+                "variants": list(dict.fromkeys(m["question"] for m in members[1:] if m["question"] != last["question"]))[:5],
+                "message_ids": [m["message_id"] for m in members][:50],
+                "audiences": sorted({m["audience"] for m in members}),
+                "comments": [c for m in members for c in m["comments"]][:10],
+                "last": {k: last[k] for k in ("message_id", "behavior", "answer", "citations", "options")},
+                "taught": done,
+            })
+        return {"items": items[:limit], "total": len(items), "scanned": len(flagged)}
+
+    def log_example(self, actor: str | None, role: str, via_token: bool, action: str, example: dict[str, Any],
+                    message_id: str | None = None) -> None:
+        """Record who taught, merged or undid an example, when, and what it said."""
+        with self._lock, self.db:
+            self.db.execute(
+                "INSERT INTO example_audit(created, actor, role, via_token, action, example_id, question, "
+                "expected_sources, expected_behavior, refer_to, message_id) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                (time.time(), actor, role, int(via_token), action, example["id"], example["question"],
+                 json.dumps(example.get("expected_sources") or []), example.get("expected_behavior"),
+                 example.get("refer_to"), message_id))
+
+    def example_log(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The audit log of taught examples, newest first."""
+        rows = self.db.execute(
+            "SELECT created, actor, role, via_token, action, example_id, question, expected_sources, expected_behavior, "
+            "refer_to, message_id FROM example_audit ORDER BY n DESC LIMIT ?", (limit,))
+        return [{"time": _iso(c), "actor": a, "role": r, "via_token": bool(t), "action": act, "example_id": e,
+                 "question": q, "expected_sources": json.loads(s), "expected_behavior": b, "refer_to": ref,
+                 "message_id": m} for c, a, r, t, act, e, q, s, b, ref, m in rows]
+
+
+# each message with the next one of its session (did a clarify get its option picked?) and its ratings
+_REVIEW_SQL = """
+SELECT m.id, m.session_id, m.created, m.question, m.behavior, m.answer, m.audience, m.next_behavior, m.next_codes,
+  (SELECT json_group_array(json_object('rating', f.rating, 'comment', f.comment)) FROM feedback f WHERE f.message_id=m.id)
+FROM (SELECT *, LEAD(behavior) OVER w AS next_behavior, LEAD(codes) OVER w AS next_codes FROM messages
+      WINDOW w AS (PARTITION BY session_id ORDER BY created)) m
+WHERE m.created >= ? AND m.created < ? AND (m.behavior IN ('refuse', 'clarify')
+  OR EXISTS (SELECT 1 FROM feedback f WHERE f.message_id=m.id AND f.rating='down'))
+ORDER BY m.created DESC LIMIT ?
+"""
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _near_duplicates(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Messages (newest first) grouped: each joins the first group whose first message shares `NEAR`
+    of their words (Jaccard over folded words without particles). Candidates are found by prefix
+    filtering (two sets that similar share one of each set's rarest words), so it stays fast."""
+    sigs = [frozenset(w for w in repeat_key(m["question"]).split() if w not in _PARTICLES)
+            or frozenset(repeat_key(m["question"]).split()) for m in messages]
+    df: dict[str, int] = {}
+    for sig in set(sigs):
+        for w in sig:
+            df[w] = df.get(w, 0) + 1
+    groups: list[tuple[frozenset[str], list[dict[str, Any]]]] = []
+    exact: dict[frozenset[str], int] = {}
+    postings: dict[str, list[int]] = {}
+    for sig, msg in zip(sigs, messages):
+        at = exact.get(sig)
+        if at is None:
+            seen = {g for w in _prefix(sig, df) for g in postings.get(w, ())}
+            at = next((g for g in sorted(seen) if _jaccard(sig, groups[g][0]) >= NEAR), None)
+        if at is None:
+            at = len(groups)
+            groups.append((sig, []))
+            for w in _prefix(sig, df):
+                postings.setdefault(w, []).append(at)
+        exact.setdefault(sig, at)
+        groups[at][1].append(msg)
+    return [members for _, members in groups]
+
+
+def _prefix(sig: frozenset[str], df: dict[str, int]) -> list[str]:
+    """The rarest words of a set, as many as a set `NEAR`-similar to it must share one of."""
+    return sorted(sig, key=lambda w: (df[w], w))[:len(sig) - math.ceil(NEAR * len(sig) - 1e-9) + 1]
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0

@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from assistant.api import chat, documents, maintenance, web
+from assistant.api import chat, console, documents, examples, maintenance, web
 from assistant.api.deps import AssistantDep, MetricsDep, limit_rate
 from assistant.api.docs import add_docs
 from assistant.api.guards import RateLimit, RequestLimits, SecurityHeaders
@@ -70,7 +70,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.metrics = metrics
         app.state.auth = Authenticator(settings.api_keys, settings.token_secret, settings.token_ttl_s)
         app.state.rate_limit = RateLimit(settings.rate_limit)
-        app.state.assistant = Assistant.open(settings, purpose="assistant serve", metrics=metrics)
+        # on a Chroma server several workers may share the data dir, so none holds it (teaching locks taught/)
+        app.state.assistant = Assistant.open(settings, purpose="assistant serve", exclusive=not settings.chroma_url,
+                                             metrics=metrics)
         log.info("ready", extra={"sources": sum(1 for _ in app.state.assistant.store.manifest.sources())})
         try:
             yield
@@ -148,6 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router, tags=["chat"], dependencies=limited)
     app.include_router(documents.router, dependencies=limited)
     app.include_router(maintenance.router, dependencies=limited)
+    app.include_router(console.router, dependencies=limited)
+    app.include_router(examples.router, dependencies=limited)
     app.include_router(web.router)
     add_docs(app)
     return app

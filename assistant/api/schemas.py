@@ -102,6 +102,7 @@ _WHY = {
     401: "The API key or token is not valid or has expired",
     403: "The caller's role may not do this",
     404: "Nothing visible to the caller has this id (or the session is unknown, expired or another caller's)",
+    409: "It conflicts with what is there: the question is already taught otherwise, or too many examples are",
     413: "The question, body or upload is over its limit",
     415: "The uploaded file's type cannot be indexed",
     422: "A field is missing, of the wrong type or invalid",
