@@ -1,6 +1,7 @@
-"""The embeddable chat widget (`GET /widget.js`) and the demo portal page that embeds it (`GET /`).
+"""The embeddable chat widget (`GET /widget.js`), the demo portal page that embeds it (`GET /`), and
+the officials' review console (`GET /console`, its script `GET /console.js`).
 
-Both files ship as package data in `assistant/web/` and are read once with `importlib.resources`.
+The files ship as package data in `assistant/web/` and are read once with `importlib.resources`.
 Compression is left to the app's GZip middleware.
 """
 
@@ -65,3 +66,15 @@ def demo_page(request: Request) -> Response:
         # the demo may only load things from this server: it doubles as a check that the widget needs nothing else
         {"Cache-Control": "no-cache", "Content-Security-Policy": page_csp()},
     )
+
+
+@router.get("/console")
+def console_page(request: Request) -> Response:
+    # the page holds no data: it asks /v1/review and /v1/examples with the official's key or token
+    return _serve(request, "console.html", "text/html; charset=utf-8",
+                  {"Cache-Control": "no-cache", "Content-Security-Policy": page_csp()})
+
+
+@router.get("/console.js")
+def console_js(request: Request) -> Response:
+    return _serve(request, "console.js", "text/javascript; charset=utf-8", {"Cache-Control": "no-cache"})
