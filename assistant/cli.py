@@ -105,6 +105,17 @@ def cmd_hash_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_examples_export(args: argparse.Namespace) -> int:
+    from assistant.taught import Taught
+
+    turns = Taught(get_settings().data_dir).gold()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in turns), encoding="utf-8")
+    print(f"wrote {len(turns)} taught examples to {out} (gold format: `assistant eval run {out}`)")
+    return 0
+
+
 def add_target(p: argparse.ArgumentParser) -> None:
     """`--audience` in-process, or `--url` (and `--api-key`) to ask a running server instead."""
     p.add_argument("--audience", choices=["citizen", "official"], default="citizen",
@@ -153,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=["official", "admin"], default="official",
                    help="what the key may do (default official)")
     p.set_defaults(func=cmd_hash_key)
+
+    p = sub.add_parser("examples", help="the example questions officials taught in the review console")
+    examples = p.add_subparsers(dest="examples_command", required=True)
+    p = examples.add_parser("export", help="write the taught examples as a gold file, a regression set for "
+                                           "`assistant eval run` (reads the data dir's taught/ folder: works while "
+                                           "the server runs)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the gold JSON Lines file to write")
+    p.set_defaults(func=cmd_examples_export)
 
     for ep in entry_points(group="assistant.commands"):
         try:
