@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.facts import template
+from assistant.query import detect_lang
 from assistant.text import fold
 
 if TYPE_CHECKING:
@@ -54,6 +56,17 @@ def example_id(question: str) -> str:
 def source_id(eid: str) -> str:
     """The example source a taught example is indexed as (`ingest.examples`: `examples:<file name>`)."""
     return f"examples:{eid}.jsonl"
+
+
+def example_row(question: str, codes: list[str], taught_by: str, refer_to: str | None = None,
+                message_ids: list[str] | None = None) -> dict[str, Any]:
+    """A taught example as its file holds it: a gold turn (no codes: not covered) plus who, when, and
+    for not covered where to send people."""
+    return {"id": example_id(question), "question": question, "history": [], "expected_sources": codes,
+            "expected_behavior": "answer" if codes else "refuse", "facts": [], "facets": [],
+            "lang": detect_lang(question), "notes": "taught", "style": "taught", "refer_to": refer_to,
+            "taught_by": taught_by, "taught_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "message_ids": message_ids or []}
 
 
 class Taught:

@@ -44,22 +44,32 @@ class Review(BaseModel):
     scanned: int = Field(description="Flagged messages read")
 
 
-def _day(d: date | None, end: bool = False) -> float | None:
-    if d is None:
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(name: str, text: str | None, end: bool = False) -> float | None:
+    """The start of the day (UTC), or of the next one for the end of a range, as a Unix time."""
+    if text is None:
         return None
+    try:
+        d = date.fromisoformat(text)
+    except ValueError:
+        raise HTTPException(422, f"{name}: {text!r} is not a day (YYYY-MM-DD)") from None
     return float(calendar.timegm((d + timedelta(days=1) if end else d).timetuple()))
 
 
 @router.get("", response_model=Review, summary="Questions to review and teach from (official)", responses=errors(403))
 async def review(assistant: AssistantDep, caller: OfficialDep, settings: SettingsDep,
                  kind: Literal["all", "refuse", "down", "clarify"] = Query("all", description="Which behaviour"),
-                 since: date | None = Query(None, description="From this day (UTC), YYYY-MM-DD"),
-                 until: date | None = Query(None, description="Up to and including this day (UTC)"),
+                 since: str | None = Query(None, pattern=DAY, description="From this day (UTC), YYYY-MM-DD",
+                                           examples=["2026-11-01"]),
+                 until: str | None = Query(None, pattern=DAY, description="Up to and including this day (UTC)"),
                  q: str = Query("", max_length=200, description="Words the question contains (accents optional)"),
                  status: Literal["open", "taught", "all"] = Query("open", description="Not yet taught, taught, or both"),
                  limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
-    if since and until and since > until:
+    start, end = _day("since", since), _day("until", until, end=True)
+    if start is not None and end is not None and start >= end:
         raise HTTPException(422, "since: the first day is after the last one")
     taught = {row["id"]: shown(assistant, row) for row in Taught(settings.data_dir).all()}
     return await run_in_threadpool(assistant.conversations.review, KINDS if kind == "all" else (kind,),
-                                   _day(since), _day(until, end=True), q, taught, status, limit)
+                                   start, end, q, taught, status, limit)

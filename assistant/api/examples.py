@@ -6,8 +6,7 @@ manifest generation: every worker uses it from its next question) and audit-logg
 
 from __future__ import annotations
 
-import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi import Path as PathParam
@@ -17,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.api.deps import AssistantDep, OfficialDep, SettingsDep
 from assistant.api.schemas import errors
 from assistant.auth import Caller
-from assistant.query import detect_lang
-from assistant.taught import PREFIX, Taught, example_id
+from assistant.taught import PREFIX, Taught, example_row
 
 router = APIRouter(prefix="/v1/examples", tags=["examples"])
 MAX_TAUGHT = 10_000  # taught examples in all
@@ -35,8 +33,9 @@ class ExampleRequest(BaseModel):
          "message_id": "a2b9…"},
         {"question": "hàng xóm xây lấn sang đất nhà tôi thì kiện ở đâu", "expected_behavior": "refuse",
          "refer_to": "Tòa án nhân dân khu vực, hoặc hòa giải ở cơ sở tại thôn/tổ dân phố"}]})
-    question: str = Field(description="The question as citizens asked it (as the review list shows it: redacted).")
-    expected_sources: list[str] = Field([], max_length=MAX_SOURCES,
+    question: str = Field(min_length=1, description="The question as citizens asked it (as the review list shows it: "
+                                                    "redacted).")
+    expected_sources: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field([], max_length=MAX_SOURCES,
                                         description="The procedure codes (or document ids) that answer it, as "
                                                     "`GET /v1/search` gives them; empty for `refuse`.")
     expected_behavior: Literal["answer", "refuse"] = Field(
@@ -61,10 +60,6 @@ class Example(BaseModel):
 class ExampleList(BaseModel):
     examples: list[Example]
     audit: list[dict[str, Any]] = Field(description="Who taught, merged or undid what, and when; newest first.")
-
-
-def _who(caller: Caller) -> str:
-    return f"{caller.role}:{caller.key_id}"
 
 
 def _titles(assistant: Any, codes: list[str]) -> dict[str, str]:
@@ -133,11 +128,8 @@ def _teach(assistant: Any, taught: Taught, row: dict[str, Any]) -> tuple[dict[st
 async def add(body: ExampleRequest, assistant: AssistantDep, caller: OfficialDep, settings: SettingsDep,
               response: Response) -> dict[str, Any]:
     question, codes, refer = _check(body, assistant, caller, settings.max_question_chars)
-    row = {"id": example_id(question), "question": question, "history": [], "expected_sources": codes,
-           "expected_behavior": body.expected_behavior, "facts": [], "facets": [], "lang": detect_lang(question),
-           "notes": "taught", "style": "taught", "refer_to": refer, "taught_by": _who(caller),
-           "taught_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "message_ids": [body.message_id] if body.message_id else []}
+    row = example_row(question, codes, f"{caller.role}:{caller.key_id}", refer,
+                      [body.message_id] if body.message_id else [])
     taught = Taught(settings.data_dir)
     example, action = await run_in_threadpool(_teach, assistant, taught, row)
     assistant.conversations.log_example(caller.key_id, caller.role, caller.via_token, action, example, body.message_id)
