@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,8 +154,9 @@ class Conversations:
         """Questions to follow up, newest first: refused, rated down, or asked back (clarify) with no
         option picked in the next turn; near-duplicates (the same words up to case, diacritics,
         punctuation, order and chat particles, or `NEAR` of them) are one item with a count. `taught`
-        (example id -> taught example) marks the items already taught; `status` keeps the `open`
-        ones, the `taught` ones or `all`. Text is as stored: redacted."""
+        (example id -> taught example) marks the items taught; one stays `open` while it has no
+        example, or when it went wrong again after it was taught (`_still_wrong`). `status` keeps the
+        `open` ones, the taught ones that are not (`taught`), or `all`. Text is as stored: redacted."""
         taught = taught or {}
         needle = repeat_key(search)
         flagged = []
@@ -179,7 +181,8 @@ class Conversations:
         for members in _near_duplicates(flagged):
             last = members[0]
             done = next((taught[e] for m in members if (e := example_id(m["question"])) in taught), None)
-            if status != "all" and (done is not None) != (status == "taught"):
+            is_open = done is None or _still_wrong(members, done)
+            if status != "all" and is_open != (status == "open"):
                 continue
             counts = {k: sum(k in m["reasons"] for m in members) for k in KINDS}
             items.append({
@@ -191,7 +194,7 @@ class Conversations:
                 "audiences": sorted({m["audience"] for m in members}),
                 "comments": [c for m in members for c in m["comments"]][:10],
                 "last": {k: last[k] for k in ("message_id", "behavior", "answer", "citations", "options")},
-                "taught": done,
+                "taught": done, "open": is_open,
             })
         return {"items": items[:limit], "total": len(items), "scanned": len(flagged)}
 
@@ -226,6 +229,14 @@ WHERE m.created >= ? AND m.created < ? AND (m.behavior IN ('refuse', 'clarify')
   OR EXISTS (SELECT 1 FROM feedback f WHERE f.message_id=m.id AND f.rating='down'))
 ORDER BY m.created DESC LIMIT ?
 """
+
+
+def _still_wrong(members: list[dict[str, Any]], taught: dict[str, Any]) -> bool:
+    """Whether one of the messages after the teaching was rated down, or, taught for a procedure, was
+    refused or asked back again (refusals of a question taught as not covered are what was asked for)."""
+    since = datetime.fromisoformat(taught["taught_at"]).timestamp()
+    return any(m["created"] > since and ("down" in m["reasons"] or taught["expected_behavior"] == "answer")
+               for m in members)
 
 
 def _iso(t: float) -> str:

@@ -19,11 +19,11 @@ import hashlib
 import json
 import os
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +65,7 @@ def example_row(question: str, codes: list[str], taught_by: str, refer_to: str |
     return {"id": example_id(question), "question": question, "history": [], "expected_sources": codes,
             "expected_behavior": "answer" if codes else "refuse", "facts": [], "facets": [],
             "lang": detect_lang(question), "notes": "taught", "style": "taught", "refer_to": refer_to,
-            "taught_by": taught_by, "taught_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "taught_by": taught_by, "taught_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
             "message_ids": message_ids or []}
 
 

@@ -107,6 +107,22 @@ def test_a_taught_question_is_answered_as_taught_until_it_is_undone(client: Test
     assert log[1]["message_id"] == item["id"] and log[1]["expected_sources"] == [BIRTH]
 
 
+def test_a_taught_question_that_goes_wrong_again_is_open_again(client: TestClient) -> None:
+    example = teach(client, {"question": NEWBORN, "expected_sources": [BIRTH]}).json()
+    out = ask(client, NEWBORN)
+    client.post("/v1/feedback", json={"message_id": out["message_id"], "rating": "down",
+                                      "comment": "Cháu sinh ở nước ngoài"}).raise_for_status()
+    [item] = review(client)["items"]
+    assert (item["open"], item["taught"]["id"], item["counts"], item["comments"]) == (
+        True, example["id"], {"down": 1}, ["Cháu sinh ở nước ngoài"])
+    assert review(client, status="taught")["items"] == []
+
+    teach(client, {"question": PET, "expected_behavior": "refuse"}).raise_for_status()
+    assert ask(client, PET)["behavior"] == "refuse"  # what officials asked for: not a thing to review again
+    assert [i["question"] for i in review(client)["items"]] == [NEWBORN]
+    assert [(i["question"], i["open"]) for i in review(client, status="taught")["items"]] == [(PET, False)]
+
+
 def test_not_covered_is_refused_with_where_to_send_people(client: TestClient) -> None:
     wrong = ask(client, PET)
     assert cited(wrong)[0] == PASSPORT  # a pet's passport is not the citizen's

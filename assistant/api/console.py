@@ -36,6 +36,8 @@ class ReviewItem(BaseModel):
     comments: list[str] = Field(description="Comments left with a rating down")
     last: dict[str, Any] = Field(description="What the newest one got: `behavior`, `answer`, `citations`, `options`")
     taught: dict[str, Any] | None = Field(description="The example officials taught for it, if any")
+    open: bool = Field(description="Needs a look: not taught, or rated down (taught for a procedure: also refused "
+                                   "or asked back) after it was taught")
 
 
 class Review(BaseModel):

@@ -166,7 +166,8 @@
       Object.entries(item.counts).map(([k, n]) => h("span", { class: "badge " + k, text: KIND[k] + (n > 1 ? " ×" + n : "") })),
       item.count > 1 ? h("span", { class: "badge", text: "Hỏi " + item.count + " lần" }) : null,
       item.audiences.includes("official") ? h("span", { class: "badge", text: "Có câu của cán bộ" }) : null,
-      item.taught ? h("span", { class: "badge taught", text: "Đã dạy" }) : null,
+      item.taught ? h("span", { class: item.open ? "badge down" : "badge taught",
+        text: item.open ? "Đã dạy, vẫn chưa đúng" : "Đã dạy" }) : null,
       h("span", { class: "when", text: "Gần nhất: " + when(item.last_seen) }));
     li.append(badges, h("p", { class: "q", text: item.question }));
     if (item.variants.length) {
