@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 logging.getLogger("bm25s").setLevel(logging.ERROR)
+log = logging.getLogger("assistant.lexical")
 
 
 class LexicalIndex:
@@ -53,8 +54,18 @@ class LexicalIndex:
             saved = json.loads((folder / "ids.json").read_text())
         except (OSError, ValueError):
             return None
-        if saved.get("version") != version:
+        if not isinstance(saved, dict) or saved.get("version") != version or not isinstance(saved.get("ids"), list):
             return None
         if not saved["ids"]:
             return cls([], None)
-        return cls(saved["ids"], bm25s.BM25.load(str(folder), show_progress=False))
+        try:
+            retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        except Exception as exc:  # a truncated or missing file: the manifest has everything to rebuild it
+            log.warning("lexical index %s is unreadable (%s: %s): rebuilding it from the manifest",
+                        folder, type(exc).__name__, exc)
+            return None
+        if retriever.scores.get("num_docs") != len(saved["ids"]):
+            log.warning("lexical index %s holds %s documents, its ids %d: rebuilding it from the manifest",
+                        folder, retriever.scores.get("num_docs"), len(saved["ids"]))
+            return None
+        return cls(saved["ids"], retriever)

@@ -10,6 +10,8 @@ its procedure) without searching again.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from assistant.manifest import Chunk, SourceRecord
@@ -45,13 +47,19 @@ class Retrieval:
 
 
 class Retriever:
-    """Reloads (off the request path of the others) when the manifest's index version changes."""
+    """Reloads when the manifest's index version changes: `refresh()` right after a write in this
+    process (the writer's thread builds the new view, then swaps it in one assignment), else the
+    first request that sees the change while no other thread is building (the others go on with the
+    view they have). Within `pinned()` a thread reads one view throughout, so a turn never mixes
+    two index versions."""
 
     def __init__(self, store: Store, models: Models | None = None) -> None:
         self.store = store
         self._models = models
         self._reload = threading.Lock()
+        self._local = threading.local()
         self._view = self._build()
+        self.rebuilds = 0  # views built since start, for /metrics and the load bench
 
     def _build(self) -> View:
         snap = build(self.store)
@@ -67,16 +75,37 @@ class Retriever:
 
     @property
     def view(self) -> View:
-        """The current view; a request that finds the index changed while another thread rebuilds it
-        goes on with the view it has."""
-        view = self._view
-        if view.snap.version != self.store.manifest.index_version and self._reload.acquire(blocking=False):
+        """The thread's pinned view, else the current one (rebuilt first if the index changed and no
+        other thread is rebuilding it)."""
+        pinned = getattr(self._local, "view", None)
+        if pinned is not None:
+            return pinned
+        if self._view.snap.version != self.store.manifest.index_version and self._reload.acquire(blocking=False):
             try:
-                if self._view.snap.version != self.store.manifest.index_version:
-                    self._view = view = self._build()
+                self._swap()
             finally:
                 self._reload.release()
         return self._view
+
+    def refresh(self) -> None:
+        """Build the view of the index as it is now and swap it in (waits for a rebuild under way)."""
+        with self._reload:
+            self._swap()
+
+    def _swap(self) -> None:
+        if self._view.snap.version != self.store.manifest.index_version:
+            self._view = self._build()
+            self.rebuilds += 1
+
+    @contextmanager
+    def pinned(self) -> Iterator[View]:
+        """One view for everything the calling thread reads until the block ends."""
+        outer = getattr(self._local, "view", None)
+        self._local.view = view = outer or self.view
+        try:
+            yield view
+        finally:
+            self._local.view = outer
 
     @property
     def snapshot(self) -> Snapshot:

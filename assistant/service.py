@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -122,6 +123,16 @@ class Assistant:
         self.conversations.close()
         self.store.close()
 
+    @contextmanager
+    def writing(self) -> Iterator[Store]:
+        """The store, for one write at a time; the writer's thread then builds the new index view,
+        so no question waits for it."""
+        with self.write_lock:
+            try:
+                yield self.store
+            finally:
+                self.retriever.refresh()
+
     def lookup(self) -> Lookup:
         """Procedures and sections by code, in the index as it is now."""
         return Lookup(self.retriever.snapshot)
@@ -131,7 +142,8 @@ class Assistant:
 
     # --- search -----------------------------------------------------------------------------------
     def search(self, query: str, k: int = 5, audience: str = "citizen") -> list[dict[str, Any]]:
-        res = self.retriever.search(query, audience=audience, k=k)
+        with self.retriever.pinned():
+            res = self.retriever.search(query, audience=audience, k=k)
         facet = res.query.facets[0] if res.query.facets else None
         out = []
         for c in res.candidates:
@@ -147,20 +159,21 @@ class Assistant:
         """Pick the behaviour for one turn and compose it; returns the analysed question, the answer
         and the reasoning (--explain), with the time of each stage."""
         started = time.perf_counter()
-        q = self.retriever.analyse(message)
-        normalised = time.perf_counter()
-        plan, explain = self._plan(q, message, state, audience)
-        planned = time.perf_counter()
-        kind, payload = plan
-        if kind == "answer":
-            cands, facets, each = payload
-            composed = self.composer.answer(q, cands, self.today(), facets, each)
-        elif kind == "clarify":
-            composed = self.composer.clarify(q, payload, "ambiguous")
-        elif kind == "refuse":
-            composed = self.composer.refuse(q, payload)
-        else:
-            composed = payload
+        with self.retriever.pinned():  # one index version for the whole turn
+            q = self.retriever.analyse(message)
+            normalised = time.perf_counter()
+            plan, explain = self._plan(q, message, state, audience)
+            planned = time.perf_counter()
+            kind, payload = plan
+            if kind == "answer":
+                cands, facets, each = payload
+                composed = self.composer.answer(q, cands, self.today(), facets, each)
+            elif kind == "clarify":
+                composed = self.composer.clarify(q, payload, "ambiguous")
+            elif kind == "refuse":
+                composed = self.composer.refuse(q, payload)
+            else:
+                composed = payload
         done = time.perf_counter()
         explain["timings_ms"] = {"normalise": round((normalised - started) * 1000, 2),
                                  "retrieve": round((planned - normalised) * 1000, 2),

@@ -148,6 +148,10 @@ def test_errors_are_4xx_with_a_message(client: TestClient) -> None:
     assert client.get("/v1/procedures/9.999999").status_code == 404
 
 
+def metric(client: TestClient, name: str) -> float:
+    return next(float(line.split()[1]) for line in client.get("/metrics").text.splitlines() if line.startswith(name + " "))
+
+
 def test_admin_upload_search_delete_and_audit(client: TestClient, api_settings: Settings) -> None:
     admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
     doc = ("---\ntitle: Hướng dẫn thu phí vệ sinh môi trường phường Z\n---\n# Phí vệ sinh\n"
@@ -156,10 +160,13 @@ def test_admin_upload_search_delete_and_audit(client: TestClient, api_settings: 
     assert client.post("/v1/documents", files=files).status_code == 403
     assert client.post("/v1/documents", files=files,
                        headers={"Authorization": f"Bearer {OFFICIAL_KEY}"}).status_code == 403
+    rebuilds = metric(client, "assistant_index_rebuilds_total")
     up = client.post("/v1/documents", files=files, headers=admin)
     assert up.status_code == 200 and up.json()["added"] == 1
+    assert metric(client, "assistant_index_rebuilds_total") == rebuilds + 1  # built by the upload, once
     found = client.get("/v1/search", params={"q": "phí thu gom rác sinh hoạt phường Z"}).json()["results"]
     assert found[0]["source_id"] == "doc:phi-ve-sinh"
+    assert metric(client, "assistant_index_rebuilds_total") == rebuilds + 1  # the search found it ready
     too_big = {"file": ("big.txt", b"a" * 300_000, "text/plain")}
     assert client.post("/v1/documents", files=too_big, headers=admin).status_code == 413
     broken = {"file": ("hong.pdf", b"%PDF-1.4 truncated", "application/pdf")}

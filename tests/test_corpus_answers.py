@@ -87,7 +87,7 @@ def test_the_data_date_is_the_files_own_or_says_it_is_the_ingest_date(assistant:
     assert dated["data_date"] == "2026" and dated["answer"].endswith("Dữ liệu cập nhật: 2026.")
     note = write(tmp_path / "nuoi-ong.md", "---\ntitle: Hướng dẫn đăng ký nuôi ong mật\naudience: citizen\n---\n"
                  "# Đăng ký nuôi ong mật\n## Lệ phí\nKhông thu lệ phí đăng ký nuôi ong mật.\n")
-    with assistant.write_lock:
+    with assistant.writing():
         assert ingest(assistant.store, [note], progress=False).failed == []
     undated = assistant.chat("đăng ký nuôi ong mật lệ phí bao nhiêu")
     assert undated["citations"][0]["title"] == "Hướng dẫn đăng ký nuôi ong mật"

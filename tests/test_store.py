@@ -170,3 +170,51 @@ def test_a_reload_swaps_the_whole_snapshot_while_searches_go_on(embedded_setting
         assert "8.000" in " ".join(c.text for c in retriever.snapshot.by_source["doc:khai-sinh"])
     finally:
         store.close()
+
+
+def test_a_pinned_turn_reads_one_version_while_a_writer_refreshes(embedded_settings: Settings, corpus: Path) -> None:
+    """A thread inside `pinned()` keeps its view though the index changed and the writer already
+    swapped the new one in; the next turn reads the new one, and nobody but the writer built it."""
+    import threading
+
+    store = Store(embedded_settings)
+    try:
+        ingest(store, [corpus], progress=False)
+        retriever = Retriever(store)
+        with retriever.pinned() as view:
+            write(corpus / "khai-sinh.md", BIRTH.replace("Miễn phí khi đăng ký đúng hạn.", "Lệ phí 8.000 đồng."))
+            writer = threading.Thread(target=lambda: (ingest(store, [corpus], progress=False), retriever.refresh()))
+            writer.start()
+            writer.join()
+            assert retriever.snapshot is view.snap and retriever.view is view
+            assert "8.000" not in " ".join(c.text for c in retriever.snapshot.by_source["doc:khai-sinh"])
+        assert retriever.rebuilds == 1 and retriever.snapshot is not view.snap
+        assert "8.000" in " ".join(c.text for c in retriever.snapshot.by_source["doc:khai-sinh"])
+        assert retriever.rebuilds == 1  # the request after the write found the view ready
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_a_broken_lexical_index_file_is_rebuilt_from_the_manifest(embedded_settings: Settings, corpus: Path,
+                                                                 damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(embedded_settings)
+    try:
+        ingest(store, [corpus], progress=False)
+        before = [c.key for c in Retriever(store).search("khai sinh lệ phí").candidates]
+    finally:
+        store.close()
+    broken = embedded_settings.index_dir / "lexical" / "chunks" / "data.csc.index.npy"
+    if damage == "truncate":
+        broken.write_bytes(broken.read_bytes()[:20])
+    else:
+        broken.unlink()
+    store = Store(embedded_settings)
+    try:
+        with caplog.at_level("WARNING", logger="assistant.lexical"):
+            after = [c.key for c in Retriever(store).search("khai sinh lệ phí").candidates]
+        assert after == before and before
+        assert any("rebuilding it from the manifest" in r.getMessage() for r in caplog.records)
+        assert broken.exists() and broken.stat().st_size > 20
+    finally:
+        store.close()

@@ -143,8 +143,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "maintenance": maintenance.current(settings).enabled}
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["ops"])
-    async def metrics_endpoint(metrics: MetricsDep) -> str:
-        return metrics.render()
+    async def metrics_endpoint(metrics: MetricsDep, assistant: AssistantDep) -> str:
+        retriever = assistant.retriever
+        return metrics.render() + (
+            "# HELP assistant_index_rebuilds_total index views built since start (one per index change)\n"
+            f"# TYPE assistant_index_rebuilds_total counter\nassistant_index_rebuilds_total {retriever.rebuilds}\n"
+            "# HELP assistant_index_version the index version this worker serves\n"
+            f"# TYPE assistant_index_version gauge\nassistant_index_version {retriever.snapshot.version}\n")
 
     limited = [Depends(limit_rate)]
     app.include_router(chat.router, tags=["chat"], dependencies=limited)

@@ -93,7 +93,7 @@ def _ingest(assistant: Any, part: Path, target: Path, audience: str | None) -> d
     file (and the index) as they were."""
     from ingest.pipeline import ingest
 
-    with assistant.write_lock:
+    with assistant.writing():
         previous = part.with_suffix(".previous")
         if target.exists():
             os.replace(target, previous)
@@ -122,5 +122,5 @@ async def delete(source_id: str, assistant: AssistantDep, caller: AdminDep, sett
 
 
 def _remove(assistant: Any, source_id: str) -> None:
-    with assistant.write_lock:
+    with assistant.writing():
         assistant.store.remove([source_id])
