@@ -1,7 +1,8 @@
 """Officials teach the assistant: `POST /v1/examples` adds a question as an example for a procedure
 (or as one of what is not covered), `GET /v1/examples` lists what was taught with the audit log,
-`DELETE /v1/examples/{id}` undoes one. Each change is indexed at once under the write locks (a new
-manifest generation: every worker uses it from its next question) and audit-logged.
+`DELETE /v1/examples/{id}` undoes one. Each change is indexed at once under the write locks, a new
+manifest generation: this worker builds its new index view before it answers (`Assistant.writing`),
+every other worker on its next question. Each change is audit-logged.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _teach(assistant: Any, taught: Taught, row: dict[str, Any]) -> tuple[dict[st
     """Merge with the example of the same question if there is one, index it; returns it and what was done."""
     from ingest.taught import teach
 
-    with assistant.write_lock, taught.locked():
+    with assistant.writing(), taught.locked():
         old = taught.get(row["id"])
         if old is None:
             if sum(1 for _ in taught.dir.glob(f"{PREFIX}*.jsonl")) >= MAX_TAUGHT:
@@ -149,7 +150,7 @@ async def list_examples(assistant: AssistantDep, caller: OfficialDep, settings: 
 def _forget(assistant: Any, taught: Taught, eid: str) -> dict[str, Any]:
     from ingest.taught import forget
 
-    with assistant.write_lock, taught.locked():
+    with assistant.writing(), taught.locked():
         row = taught.get(eid)
         if row is None:
             raise HTTPException(404, f"no taught example {eid!r}")
