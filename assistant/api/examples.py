@@ -30,7 +30,7 @@ _INVISIBLE = str.maketrans({c: " " for c in [*map(chr, range(0x20)), *map(chr, r
 
 class ExampleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
-        {"question": "nha minh moi co em be, phai lam giay to gi cho chau", "expected_sources": ["1.001193"],
+        {"question": "nha minh moi co em be, phai lam giay to gi cho chau", "expected_sources": ["1.00xxxx"],
          "message_id": "a2b9…"},
         {"question": "hàng xóm xây lấn sang đất nhà tôi thì kiện ở đâu", "expected_behavior": "refuse",
          "refer_to": "Tòa án nhân dân khu vực, hoặc hòa giải ở cơ sở tại thôn/tổ dân phố"}]})
