@@ -8,8 +8,10 @@ that every worker's retriever picks up on its next question, and costs one embed
 number of examples taught. The folder is the record to rebuild from: `assistant ingest DATA_DIR/taught`.
 
 An example routes questions like it (the ranker weighs it with the other example questions); a
-question that *repeats* a taught one (the same words, ignoring case, diacritics, punctuation and
-spacing) gets what the official chose (`correction`). Examples are never cited or quoted.
+question that *repeats* a taught one (the same words, ignoring case, diacritics, punctuation, spacing
+and chat particles) gets what the official chose (`correction`): with one example among thousands
+the fitted ranker does not reliably put its procedure first even for that very question. Examples
+are never cited or quoted.
 """
 
 from __future__ import annotations
