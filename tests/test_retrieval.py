@@ -79,7 +79,7 @@ def test_langchain_adapter_returns_documents_with_citations(retriever: Retriever
 
 def test_normalisation_of_citizen_text() -> None:
     assert fold("Đăng ký KHAI SINH") == "dang ky khai sinh"
-    assert expand_abbreviations("lam cccd ko?") == "lam căn cước công dân không?"
+    assert expand_abbreviations("lam cccd ko?") == "lam thẻ căn cước không?"
     assert "khai_sinh" in lexical_tokens("đăng ký khai sinh")
     q = analyse("Cho em hỏi đăng ký tạm trú mất bao lâu, lệ phí bao nhiêu ạ?")
     assert q.facets == ["fee", "time"] and "tam tru" in q.routing and "bao lau" not in q.routing
