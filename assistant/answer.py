@@ -142,6 +142,8 @@ class Composer:
         asked). English questions get each section's gist in English, the Vietnamese quoted."""
         t = template(q.lang)
         hits = sorted(cand.hits, key=lambda h: -h.score)
+        if not hits:
+            return f"**{cand.title}**"
         source = hits[0].source
         chunks = self.lookup().section_chunks(source.source_id) or [h.chunk for h in hits if h.source is source]
         picked = [c for f in facets for c in chunks if _facet(c) == f] if facets else []
