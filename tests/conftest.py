@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -69,18 +71,23 @@ class LiveServer:
         self.sock.close()
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory):
-    """A real `chroma run` server from the installed chromadb, on a loopback port."""
+def start_chroma(path: Path, port: int) -> subprocess.Popen:
+    """A real `chroma run` server from the installed chromadb on `path`, listening on a loopback `port`."""
     exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     if exe is None:
         pytest.fail("the `chroma` command from chromadb is not installed")
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen([exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc=proc)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real `chroma run` server from the installed chromadb, on a loopback port."""
+    port = free_port()
+    proc = start_chroma(tmp_path_factory.mktemp("chroma-server"), port)
     try:
-        wait_for_port(port, proc=proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -98,6 +105,46 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 def embedded_settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "var", embedder="hash")
+
+
+ASSISTANT = str(ROOT / ".venv" / "bin" / "assistant")
+
+
+def assistant_env(data: Path, **env: str) -> dict[str, str]:
+    """The environment of an `assistant` command on data dir `data` with the hashing embedder; `env`
+    adds settings (`today="2026-11-24"` is ASSISTANT_TODAY)."""
+    return dict(os.environ, ASSISTANT_DATA_DIR=str(data), ASSISTANT_EMBEDDER="hash",
+                **{f"ASSISTANT_{k.upper()}": v for k, v in env.items()})
+
+
+def assistant_process(command: list[str], data: Path, **env: str) -> subprocess.Popen:
+    """A real `assistant` command (see `assistant_env`) in its own process group, output discarded."""
+    return subprocess.Popen([ASSISTANT, *command], cwd=ROOT, env=assistant_env(data, **env),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def indexed_sources(data: Path, after_generation: int = 0) -> int:
+    """How many sources the manifest of data dir `data` lists now, of those written after a generation
+    (0 while it cannot be read)."""
+    manifest = data / "index" / "manifest.sqlite"
+    if not manifest.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(str(manifest))) as db:
+            return db.execute("SELECT COUNT(*) FROM sources WHERE generation>?", (after_generation,)).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def assert_consistent(store) -> None:  # type: ignore[no-untyped-def]
+    """Nothing an interrupted ingest staged survives: every chunk row is live, every source has its
+    chunks, and Chroma holds exactly the live vectors (no orphans, none missing)."""
+    manifest = store.manifest
+    live = manifest.live_chunk_ids()
+    assert manifest.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0] == len(live), "staged chunks left over"
+    assert {s.source_id for _, s in manifest.current_chunks()} == {s.source_id for s in manifest.sources()}, \
+        "a source lost its chunks"
+    assert store.vectors.all_ids() == manifest.live_chunk_ids(embedded_only=True)
 
 
 def build_index(data: Path, paths: list[Path], embedder: str = "hash") -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 from assistant.settings import Settings
 from assistant.store import Store
 from ingest.pipeline import ingest
-from tests.conftest import PORTAL
+from tests.conftest import PORTAL, assert_consistent, indexed_sources
 
 
 @pytest.mark.slow
@@ -25,16 +24,11 @@ def test_killed_ingest_leaves_consistent_index(tmp_path: Path) -> None:
     env = dict(os.environ, ASSISTANT_DATA_DIR=str(data), ASSISTANT_EMBEDDER="hash")
     proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(PORTAL), "--json"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifest = data / "index" / "manifest.sqlite"
     deadline = time.time() + 120
     indexed = 0
     while time.time() < deadline and indexed < 200:
         time.sleep(0.05)
-        if manifest.exists():
-            try:
-                indexed = sqlite3.connect(str(manifest)).execute("SELECT COUNT(*) FROM sources").fetchone()[0]
-            except sqlite3.Error:
-                continue
+        indexed = indexed_sources(data)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert 0 < indexed < 2642, "the ingest must be killed part-way"
@@ -49,8 +43,7 @@ def test_killed_ingest_leaves_consistent_index(tmp_path: Path) -> None:
         assert summary.failed == []
         assert summary.added + summary.unchanged == 2642
         assert summary.unchanged >= indexed
-        # nothing an interrupted run staged survives: Chroma holds exactly the live vectors
-        assert store.vectors.all_ids() == store.manifest.live_chunk_ids(embedded_only=True)
+        assert_consistent(store)  # nothing an interrupted run staged survives
         print(json.dumps({"killed_after": indexed, "resumed": summary.as_dict()["added"]}))
     finally:
         store.close()
