@@ -2,14 +2,20 @@
 
 We always pass our own embedding function (Chroma's default downloads a model), and we hand it
 vectors we computed ourselves. The collection records the embedder that built it.
+
+A Chroma server that is down, or stopped and not answering, raises `VectorStoreUnreachable` within
+`SERVER_TIMEOUT` (the API answers 503); the client reconnects by itself once the server is back.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 from assistant.embeddings import Embedder
@@ -17,8 +23,16 @@ from assistant.embeddings import Embedder
 logging.getLogger("chromadb").setLevel(logging.ERROR)
 
 
+# chromadb's HttpClient waits forever by default; one batch of 1,000 upserts takes well under a second
+SERVER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
 class EmbedderMismatch(RuntimeError):
     pass
+
+
+class VectorStoreUnreachable(RuntimeError):
+    """The Chroma server (ASSISTANT_CHROMA_URL) refused, dropped or timed out a request."""
 
 
 def _embedding_function(embedder: Embedder) -> Any:
@@ -77,26 +91,41 @@ def make_client(index_dir: Path, chroma_url: str | None) -> Any:
         from urllib.parse import urlparse
 
         u = urlparse(chroma_url)
-        return chromadb.HttpClient(
+        client = chromadb.HttpClient(
             host=u.hostname or "localhost",
             port=u.port or (443 if u.scheme == "https" else 8000),
             ssl=u.scheme == "https",
             settings=chroma_settings,
         )
+        session = getattr(getattr(client, "_server", None), "_session", None)  # no public setting for it
+        if isinstance(session, httpx.Client):
+            session.timeout = SERVER_TIMEOUT
+        return client
     index_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(index_dir / "chroma"), settings=chroma_settings)
+    path = str(index_dir / "chroma")
+    try:
+        return chromadb.PersistentClient(path=path, settings=chroma_settings)
+    except Exception:
+        # chromadb caches one system per path before starting it; one that failed to start (a full disk)
+        # would fail every later open of the path in this process, so forget it
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(path, None)
+        raise
 
 
 class VectorIndex:
     """Chunk vectors with the metadata filters we search with (audience, kind)."""
 
-    def __init__(self, client: Any, name: str, embedder: Embedder) -> None:
+    def __init__(self, client: Any, name: str, embedder: Embedder, url: str | None = None) -> None:
         self.embedder = embedder
-        self._col = client.get_or_create_collection(
-            name=name,
-            embedding_function=_embedding_function(embedder),
-            metadata={"hnsw:space": "cosine", "embedder": embedder.name},
-        )
+        self.url = url
+        with self._reaching():
+            self._col = client.get_or_create_collection(
+                name=name,
+                embedding_function=_embedding_function(embedder),
+                metadata={"hnsw:space": "cosine", "embedder": embedder.name},
+            )
         built_with = (self._col.metadata or {}).get("embedder")
         if built_with and built_with != embedder.name:
             raise EmbedderMismatch(
@@ -104,46 +133,62 @@ class VectorIndex:
                 f"re-ingest into a new data dir (or delete {name!r}) to switch embedders"
             )
 
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        try:
+            yield
+        except httpx.TransportError as exc:  # refused, reset, timed out: the server is down or stuck
+            raise VectorStoreUnreachable(
+                f"the vector store (Chroma server at {self.url}) is unreachable "
+                f"({exc or type(exc).__name__}); answers resume when it is back"
+            ) from exc
+
     def upsert(self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]], as_queries: bool = False) -> None:
         """Embed and store; `as_queries` embeds the texts as questions (e5's `query:` side)."""
         if not ids:
             return
         vectors = self.embedder.embed_queries(texts) if as_queries else self.embedder.embed_documents(texts)
-        for i in range(0, len(ids), 1000):
-            sl = slice(i, i + 1000)
-            self._col.upsert(ids=ids[sl], embeddings=vectors[sl], metadatas=metadatas[sl])
+        with self._reaching():
+            for i in range(0, len(ids), 1000):
+                sl = slice(i, i + 1000)
+                self._col.upsert(ids=ids[sl], embeddings=vectors[sl], metadatas=metadatas[sl])
 
     def delete(self, ids: list[str]) -> None:
-        for i in range(0, len(ids), 1000):
-            self._col.delete(ids=ids[i : i + 1000])
+        with self._reaching():
+            for i in range(0, len(ids), 1000):
+                self._col.delete(ids=ids[i : i + 1000])
 
     def all_ids(self) -> set[str]:
         out: set[str] = set()
         offset = 0
-        while True:
-            got = self._col.get(include=[], limit=5000, offset=offset)["ids"]
-            out.update(got)
-            if len(got) < 5000:
-                return out
-            offset += len(got)
+        with self._reaching():
+            while True:
+                got = self._col.get(include=[], limit=5000, offset=offset)["ids"]
+                out.update(got)
+                if len(got) < 5000:
+                    return out
+                offset += len(got)
 
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these ids (those that exist)."""
         out: dict[str, np.ndarray] = {}
-        for i in range(0, len(ids), 1000):
-            got = self._col.get(ids=ids[i : i + 1000], include=["embeddings"])
-            out.update({cid: np.asarray(v, dtype=np.float32) for cid, v in zip(got["ids"], got["embeddings"])})
+        with self._reaching():
+            for i in range(0, len(ids), 1000):
+                got = self._col.get(ids=ids[i : i + 1000], include=["embeddings"])
+                out.update({cid: np.asarray(v, dtype=np.float32) for cid, v in zip(got["ids"], got["embeddings"])})
         return out
 
     def count(self) -> int:
-        return int(self._col.count())
+        with self._reaching():
+            return int(self._col.count())
 
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity."""
         n = self.count()
         if n == 0:
             return []
-        res = self._col.query(
-            query_embeddings=[vector], n_results=min(k, n), where=where or None, include=["distances"]
-        )
+        with self._reaching():
+            res = self._col.query(
+                query_embeddings=[vector], n_results=min(k, n), where=where or None, include=["distances"]
+            )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]

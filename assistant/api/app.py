@@ -24,11 +24,12 @@ from assistant.api import chat, console, documents, examples, maintenance, web
 from assistant.api.deps import AssistantDep, MetricsDep, limit_rate
 from assistant.api.docs import add_docs
 from assistant.api.guards import RateLimit, RequestLimits, SecurityHeaders
-from assistant.api.schemas import Health
+from assistant.api.schemas import Health, Problem
 from assistant.auth import Authenticator
 from assistant.metrics import Metrics
 from assistant.redact import redact
 from assistant.settings import Settings, get_settings
+from assistant.vectors import VectorStoreUnreachable
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -134,7 +135,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             detail = f"{where}: {first['msg']}" if where else first["msg"]
         return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
 
-    @app.get("/healthz", response_model=Health, tags=["ops"])
+    @app.exception_handler(VectorStoreUnreachable)
+    async def vector_store_unreachable(request: Request, exc: VectorStoreUnreachable) -> JSONResponse:
+        # the Chroma server is down: every route that needs it (and /healthz) says so, and recovers by itself
+        log.warning("vector store unreachable", extra={"path": request.url.path, "error": str(exc)})
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.get("/healthz", response_model=Health, tags=["ops"],
+             responses={503: {"model": Problem, "description": "the vector store (Chroma server) is unreachable"}})
     async def healthz(assistant: AssistantDep) -> dict[str, Any]:
         m = assistant.store.manifest
         return {"status": "ok", "sources": sum(1 for _ in m.sources()), "chunks_embedded": assistant.store.vectors.count(),
