@@ -7,8 +7,11 @@ With `ASSISTANT_CHROMA_URL` the vectors live in a server; only writers then take
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,18 @@ LEXICAL_INDEXES = ("chunks", "titles", "examples")
 
 class DataDirLocked(RuntimeError):
     pass
+
+
+class DiskFull(OSError):
+    """The disk holding the index is full; the write that hit it was rolled back."""
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, an OSError ENOSPC, or Chroma's wrapping of either."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return True
+    text = str(exc)
+    return "database or disk is full" in text or "No space left on device" in text
 
 
 class DataDirLock:
@@ -72,16 +87,18 @@ class Store:
         embedded = not settings.chroma_url
         self._lock = DataDirLock(self.dir / "lock", purpose) if (exclusive or embedded) else None
         try:
-            self.manifest = Manifest(self.dir / "manifest.sqlite")
-            self.embedder = embedder or make_embedder(settings.embedder, threads=settings.threads)
-            recorded = self.manifest.get_meta("embedder")
-            if recorded and recorded != self.embedder.name:
-                raise EmbedderMismatch(
-                    f"this index was built with embedder {recorded!r}, but {self.embedder.name!r} is "
-                    f"configured (ASSISTANT_EMBEDDER). Re-ingest into an empty ASSISTANT_DATA_DIR to switch, "
-                    f"or set ASSISTANT_EMBEDDER back."
-                )
-            self.vectors = VectorIndex(make_client(self.dir, settings.chroma_url), settings.collection, self.embedder)
+            with self.disk_full_as_error():  # SQLite and embedded Chroma both write as they open
+                self.manifest = Manifest(self.dir / "manifest.sqlite")
+                self.embedder = embedder or make_embedder(settings.embedder, threads=settings.threads)
+                recorded = self.manifest.get_meta("embedder")
+                if recorded and recorded != self.embedder.name:
+                    raise EmbedderMismatch(
+                        f"this index was built with embedder {recorded!r}, but {self.embedder.name!r} is "
+                        f"configured (ASSISTANT_EMBEDDER). Re-ingest into an empty ASSISTANT_DATA_DIR to switch, "
+                        f"or set ASSISTANT_EMBEDDER back."
+                    )
+                client = make_client(self.dir, settings.chroma_url)
+                self.vectors = VectorIndex(client, settings.collection, self.embedder, settings.chroma_url)
         except Exception:
             self.close()
             raise
@@ -95,17 +112,36 @@ class Store:
             self._lock.release()
 
     # --- writing ----------------------------------------------------------------------------------
+    @contextmanager
+    def disk_full_as_error(self) -> Iterator[None]:
+        """Writes inside raise DiskFull, with one message saying what to do, when the disk is full."""
+        try:
+            yield
+        except DiskFull:
+            raise
+        except Exception as exc:
+            if not _is_disk_full(exc):
+                raise
+            raise DiskFull(f"the disk holding {self.dir} is full ({exc}). The index is unharmed (an ingest "
+                           "switches each batch in whole or not at all); free space there and run the command "
+                           "again (an ingest goes on where it stopped)") from exc
+
     def recover(self) -> int:
         """Drop what an interrupted ingest left behind; returns the number of stray chunks removed."""
-        dropped = self.manifest.discard_staged()
-        stray = self.vectors.all_ids() - self.manifest.live_chunk_ids(embedded_only=True)
-        self.vectors.delete(sorted(stray))
+        with self.disk_full_as_error():
+            dropped = self.manifest.discard_staged()
+            stray = self.vectors.all_ids() - self.manifest.live_chunk_ids(embedded_only=True)
+            self.vectors.delete(sorted(stray))
         return dropped + len(stray)
 
     def replace(self, batch: list[Indexed]) -> None:
         """Switch each source of the batch to its new chunks; all-or-nothing per batch."""
         if not batch:
             return
+        with self.disk_full_as_error():
+            self._replace(batch)
+
+    def _replace(self, batch: list[Indexed]) -> None:
         self.manifest.set_meta("embedder", self.embedder.name)
         gen = self.manifest.next_generation()
         all_chunks: list[Chunk] = []
@@ -128,7 +164,8 @@ class Store:
         self.vectors.delete(old)
 
     def remove(self, source_ids: list[str]) -> None:
-        self.vectors.delete(self.manifest.remove(source_ids))
+        with self.disk_full_as_error():
+            self.vectors.delete(self.manifest.remove(source_ids))
 
     # --- reading ----------------------------------------------------------------------------------
     def lexical(self) -> dict[str, LexicalIndex]:

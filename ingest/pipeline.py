@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from assistant.manifest import SourceRecord
-from assistant.store import Indexed, Store
+from assistant.store import DiskFull, Indexed, Store
 from ingest.chunking import chunk_source
 from ingest.loaders import expected_sources, iter_files, load_path
 from ingest.source import AUDIENCES, LoadError, Source
@@ -53,7 +53,17 @@ def to_indexed(source: Source, audience: str) -> Indexed:
 
 def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, prune: bool = False,
            progress: bool = True) -> Summary:
+    """Index `paths`; a full disk stops the run and is reported as a failure of the index dir."""
     summary = Summary()
+    try:
+        _ingest(store, paths, audience, prune, progress, summary)
+    except DiskFull as exc:
+        summary.failed.append({"path": str(store.dir), "error": str(exc)})
+    return summary
+
+
+def _ingest(store: Store, paths: Iterable[Path], audience: str | None, prune: bool, progress: bool,
+            summary: Summary) -> None:
     store.recover()
     known = store.manifest.hashes()
     seen: dict[str, str] = {}
@@ -72,6 +82,9 @@ def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, pru
 
     def flush() -> None:
         store.replace(pending)
+        updated = sum(1 for item in pending if item.record.source_id in known)
+        summary.added += len(pending) - updated
+        summary.updated += updated
         summary.chunks += sum(len(item.chunks) for item in pending)
         bar.update(len(pending))
         pending.clear()
@@ -106,20 +119,16 @@ def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, pru
                 summary.unchanged += 1
                 bar.update(1)
                 continue
-            if src.source_id in known:
-                summary.updated += 1
-            else:
-                summary.added += 1
             pending.append(to_indexed(src, aud))
             if len(pending) >= BATCH:
                 flush()
     flush()
     bar.close()
     if summary.added or summary.updated:
-        store.manifest.set_meta("data_date", date.today().isoformat())
+        with store.disk_full_as_error():
+            store.manifest.set_meta("data_date", date.today().isoformat())
     if prune:
         origins = {s.source_id: s.origin for s in store.manifest.sources()}
         gone = [sid for sid, origin in origins.items() if sid not in seen and origin not in failed_origins]
         store.remove(gone)
         summary.removed = len(gone)
-    return summary
