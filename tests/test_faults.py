@@ -212,6 +212,13 @@ def test_chroma_server_down_gives_503_and_answers_come_back_with_it(tmp_path: Pa
         before = httpx.post(url + "/v1/chat", json=question, timeout=30).json()
         assert (before["behavior"], cited(before)[:1]) == ("answer", [MARRIAGE])
 
+        chroma.send_signal(signal.SIGSTOP)  # stuck: it accepts connections and never answers
+        try:
+            stuck = httpx.post(url + "/v1/chat", json=question, timeout=120)
+            assert stuck.status_code == 503 and "unreachable" in stuck.json()["detail"], stuck.text
+        finally:
+            chroma.send_signal(signal.SIGCONT)
+
         stop(chroma, signal.SIGKILL)
         for path, call in (("/v1/chat", lambda: httpx.post(url + "/v1/chat", json=question, timeout=60)),
                            ("/v1/search", lambda: httpx.get(url + "/v1/search", params={"q": "kết hôn"}, timeout=60)),

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -145,7 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
              responses={503: {"model": Problem, "description": "the vector store (Chroma server) is unreachable"}})
     async def healthz(assistant: AssistantDep) -> dict[str, Any]:
         m = assistant.store.manifest
-        return {"status": "ok", "sources": sum(1 for _ in m.sources()), "chunks_embedded": assistant.store.vectors.count(),
+        embedded = await run_in_threadpool(assistant.store.vectors.count)  # a stuck Chroma server must not stall others
+        return {"status": "ok", "sources": sum(1 for _ in m.sources()), "chunks_embedded": embedded,
                 "embedder": assistant.store.embedder.name, "generation": m.index_version,
                 "data_date": m.get_meta("data_date"), "llm": settings.llm,
                 "maintenance": maintenance.current(settings).enabled}
