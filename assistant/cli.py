@@ -188,11 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Exception as exc:  # user-facing errors: one line, no traceback
-        from assistant.store import DataDirLocked
-        from assistant.vectors import EmbedderMismatch
+        from assistant.store import DataDirLocked, DiskFull
+        from assistant.vectors import EmbedderMismatch, VectorStoreUnreachable
 
         message = _server_error(args, exc)
-        if message is None and isinstance(exc, (DataDirLocked, EmbedderMismatch, ValueError)):
+        known = (DataDirLocked, DiskFull, EmbedderMismatch, VectorStoreUnreachable, ValueError)
+        if message is None and isinstance(exc, known):
             message = str(exc)
         if message is not None:
             print(f"error: {message}", file=sys.stderr)

@@ -1,6 +1,10 @@
 """Sessions, messages and feedback in SQLite under the data dir. They survive a restart and expire
 after a TTL. Everything a user typed is redacted before it is written.
 
+The store is bounded (`purge`, run by the worker that records a turn at most every `PURGE_EVERY_S`):
+a session's state goes when it expires or when more than `max_sessions` are live (least recently
+used first); its messages and their feedback stay for officials' review until `retention_days`.
+
 Also what officials review and teach from (`review`: refused questions, answers rated down and
 clarify questions nobody picked an option of, near-duplicates grouped) and the audit log of the
 examples they teach and undo (`log_example`, `example_log`).
@@ -27,6 +31,8 @@ CREATE TABLE IF NOT EXISTS sessions(id TEXT PRIMARY KEY, created REAL, updated R
 CREATE TABLE IF NOT EXISTS messages(id TEXT PRIMARY KEY, session_id TEXT, created REAL, question TEXT,
   behavior TEXT, answer TEXT, codes TEXT, audience TEXT);
 CREATE INDEX IF NOT EXISTS messages_session ON messages(session_id, created);
+CREATE INDEX IF NOT EXISTS messages_created ON messages(created);
+CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated);
 CREATE TABLE IF NOT EXISTS feedback(id TEXT PRIMARY KEY, message_id TEXT, created REAL, rating TEXT,
   comment TEXT);
 CREATE INDEX IF NOT EXISTS feedback_message ON feedback(message_id);
@@ -39,6 +45,7 @@ KINDS = ("refuse", "down", "clarify")  # refused, rated down, clarify with no op
 _PARTICLES = frozenset("a ah ak oi nhe nha nhi vay z the ha giup voi cho hoi xin toi minh em ban ad".split())
 NEAR = 0.8  # share of words two questions have in common (of the words either has) to be one item
 SCAN = 5000  # flagged messages read per review, newest first
+PURGE_EVERY_S = 300.0
 
 
 class UnknownSession(KeyError):
@@ -60,13 +67,14 @@ class SessionState:
 
 
 class Conversations:
-    def __init__(self, path: Path, ttl_s: int) -> None:
+    def __init__(self, path: Path, ttl_s: int, max_sessions: int = 100_000, retention_days: int = 90) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
-        self.ttl_s = ttl_s
+        self.ttl_s, self.max_sessions, self.retention_s = ttl_s, max_sessions, retention_days * 86400
         self._lock = threading.Lock()
+        self._purged = 0.0  # when this worker last purged
 
     def close(self) -> None:
         self.db.close()
@@ -107,6 +115,8 @@ class Conversations:
                 (message_id, session_id, now, redact(question), answer.get("behavior"),
                  json.dumps(stored, ensure_ascii=False),
                  json.dumps(state.procedures), audience))
+        if now - self._purged > PURGE_EVERY_S:
+            self.purge(now)
         return message_id
 
     def history(self, session_id: str) -> list[dict[str, Any]]:
@@ -139,13 +149,25 @@ class Conversations:
         ]
         return {"feedback": fb, "refused": refused}
 
-    def expire(self) -> int:
-        cutoff = time.time() - self.ttl_s
+    def purge(self, now: float | None = None) -> dict[str, int]:
+        """Drop expired sessions, the least recently used beyond `max_sessions`, and messages (with
+        their feedback) older than the retention; returns how many of each went."""
+        now = time.time() if now is None else now
         with self._lock, self.db:
-            old = [r[0] for r in self.db.execute("SELECT id FROM sessions WHERE updated<?", (cutoff,))]
-            for sid in old:
-                self.db.execute("DELETE FROM sessions WHERE id=?", (sid,))
-        return len(old)
+            self._purged = now
+            expired = self.db.execute("DELETE FROM sessions WHERE updated<?", (now - self.ttl_s,)).rowcount
+            over = self.db.execute(
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions ORDER BY updated DESC LIMIT -1 OFFSET ?)",
+                (self.max_sessions,)).rowcount
+            old = "SELECT id FROM messages WHERE created<?"
+            feedback = self.db.execute(f"DELETE FROM feedback WHERE message_id IN ({old})",
+                                       (now - self.retention_s,)).rowcount
+            messages = self.db.execute("DELETE FROM messages WHERE created<?", (now - self.retention_s,)).rowcount
+        return {"sessions": expired + over, "messages": messages, "feedback": feedback}
+
+    def live(self) -> int:
+        """Sessions that can still be continued."""
+        return self.db.execute("SELECT COUNT(*) FROM sessions WHERE updated>=?", (time.time() - self.ttl_s,)).fetchone()[0]
 
     # --- what officials review and teach ----------------------------------------------------------
     def review(self, kinds: tuple[str, ...] = KINDS, since: float | None = None, until: float | None = None,

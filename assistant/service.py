@@ -101,7 +101,8 @@ class Assistant:
         self.retriever = Retriever(store)
         offices = load_offices(settings)
         self.composer = Composer(self.lookup, offices)
-        self.conversations = Conversations(settings.data_dir / "conversations.sqlite", settings.session_ttl_s)
+        self.conversations = Conversations(settings.data_dir / "conversations.sqlite", settings.session_ttl_s,
+                                           settings.max_sessions, settings.message_retention_days)
         self.generator = generator
 
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -76,6 +77,32 @@ def test_session_survives_a_restart(api_settings: Settings) -> None:
     with TestClient(create_app(api_settings)) as c:
         follow = ask(c, "mất bao lâu?", session_id=first["session_id"])
     assert follow["citations"][0]["procedure_code"] == "1.004194"
+
+
+def test_sessions_expire_and_the_store_stays_bounded(api_settings: Settings, tmp_path: Path) -> None:
+    """Past the TTL a session cannot be continued and is purged; beyond the cap the least recently
+    used go; messages stay for review until the retention, then go with their feedback."""
+    data = tmp_path / "var"  # the index without other tests' conversations
+    shutil.copytree(api_settings.data_dir, data, ignore=shutil.ignore_patterns("conversations.sqlite*"))
+    with TestClient(create_app(api_settings.model_copy(update={"data_dir": data, "max_sessions": 2}))) as c:
+        ids = [ask(c, q)["session_id"] for q in ("Đăng ký tạm trú cần giấy tờ gì?", "lam cccd bao lau",
+                                                  "dang ky ket hon can giay to gi")]
+        # the fourth turn triggers no purge (one ran at the first); run it as the next interval would
+        conversations = c.app.state.assistant.conversations
+        assert conversations.purge()["sessions"] == 1
+        assert c.post("/v1/chat", json={"message": "mất bao lâu?", "session_id": ids[0]}).status_code == 404
+        assert ask(c, "mất bao lâu?", session_id=ids[2])["citations"][0]["procedure_code"] == "1.000894"
+        db = conversations.db
+        db.execute("UPDATE sessions SET updated=updated-?", (api_settings.session_ttl_s + 1,))
+        assert c.post("/v1/chat", json={"message": "mất bao lâu?", "session_id": ids[2]}).status_code == 404
+        assert conversations.purge()["sessions"] == 2 and conversations.live() == 0
+        assert c.post("/v1/feedback", json={"message_id": ask(c, "lam cccd bao lau")["message_id"],
+                                            "rating": "down"}).status_code == 200
+        assert "assistant_sessions_live 1" in c.get("/metrics").text
+        db.execute("UPDATE messages SET created=created-?", (api_settings.message_retention_days * 86400 + 1,))
+        gone = conversations.purge()
+        assert gone["messages"] == 5 and gone["feedback"] == 1
+        assert db.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == 0
 
 
 def test_stream_equals_non_stream(client: TestClient) -> None:
