@@ -159,7 +159,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "# HELP assistant_index_rebuilds_total index views built since start (one per index change)\n"
             f"# TYPE assistant_index_rebuilds_total counter\nassistant_index_rebuilds_total {retriever.rebuilds}\n"
             "# HELP assistant_index_version the index version this worker serves\n"
-            f"# TYPE assistant_index_version gauge\nassistant_index_version {retriever.snapshot.version}\n")
+            f"# TYPE assistant_index_version gauge\nassistant_index_version {retriever.snapshot.version}\n"
+            "# HELP assistant_sessions_live sessions that can still be continued (bounded by ASSISTANT_MAX_SESSIONS)\n"
+            f"# TYPE assistant_sessions_live gauge\nassistant_sessions_live {assistant.conversations.live()}\n")
 
     limited = [Depends(limit_rate)]
     app.include_router(chat.router, tags=["chat"], dependencies=limited)
