@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -136,6 +138,20 @@ class HashEmbedder:
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self.embed_documents(texts)
+
+
+def query_cache(embedder: Embedder, size: int = 4096) -> Callable[[str], np.ndarray]:
+    """`embedder.embed_query` remembering the last `size` texts, as read-only unit vectors: citizens
+    ask the same things again and again, and a query embedding is a third of a question's CPU."""
+
+    @lru_cache(maxsize=size)
+    def embed(text: str) -> np.ndarray:
+        v = np.asarray(embedder.embed_query(text), dtype=np.float32).reshape(-1)
+        v = v / max(float(np.linalg.norm(v)), 1e-9)
+        v.flags.writeable = False
+        return v
+
+    return embed
 
 
 def make_embedder(spec: str, threads: int = 1) -> Embedder:

@@ -9,11 +9,13 @@ its procedure) without searching again.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from assistant.embeddings import query_cache
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, analyse, detect_lang, is_filler, written_short
 from assistant.ranker import Candidate, Gathered, Models, candidates
@@ -21,11 +23,13 @@ from assistant.snapshot import Snapshot, build, pairs
 from assistant.sources import DenseSource, ExampleSource, Hit, NameSource, SectionSource, allowed
 from assistant.store import Store
 from assistant.text import fold
+from assistant.vectors import VectorStoreUnreachable
 
 NAME_K = 200  # names scored by the lexical name search ("cấp lại" and "bảo hiểm xã hội" are in hundreds)
 SECTION_K = 300
 DENSE_K = 40
 EXAMPLE_K = 50
+log = logging.getLogger("assistant.retrieve")
 
 
 @dataclass(frozen=True)
@@ -58,13 +62,14 @@ class Retriever:
         self._models = models
         self._reload = threading.Lock()
         self._local = threading.local()
+        self._embed = query_cache(store.embedder)
         self._view = self._build()
         self.rebuilds = 0  # views built since start, for /metrics and the load bench
 
     def _build(self) -> View:
         snap = build(self.store)
-        return View(snap, NameSource(snap), SectionSource(snap), DenseSource(snap, self.store.vectors, self.store.embedder),
-                    ExampleSource(snap, self.store.embedder))
+        return View(snap, NameSource(snap), SectionSource(snap), DenseSource(snap, self._embed),
+                    ExampleSource(snap, self._embed))
 
     @property
     def models(self) -> Models:
@@ -83,6 +88,8 @@ class Retriever:
         if self._view.snap.version != self.store.manifest.index_version and self._reload.acquire(blocking=False):
             try:
                 self._swap()
+            except VectorStoreUnreachable as exc:  # answer from the view we have; the next request tries again
+                log.warning("index view not rebuilt", extra={"error": str(exc)})
             finally:
                 self._reload.release()
         return self._view

@@ -11,17 +11,17 @@ find. They read one `Snapshot`, so a reload never changes what a search in fligh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.embeddings import Embedder
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, topic
 from assistant.snapshot import Snapshot
 from assistant.text import fold, lexical_tokens
-from assistant.vectors import VectorIndex
 
+Embed = Callable[[str], np.ndarray]  # a question-side text to its unit vector (`embeddings.query_cache`)
 AUDIENCE_SEES = {"citizen": ("citizen",), "official": ("citizen", "official")}
 
 
@@ -87,19 +87,20 @@ class SectionSource:
 
 
 class DenseSource:
-    def __init__(self, snap: Snapshot, vectors: VectorIndex, embedder: Embedder) -> None:
-        self.snap, self.vectors, self.embedder = snap, vectors, embedder
+    def __init__(self, snap: Snapshot, embed: Embed) -> None:
+        self.snap, self.embed = snap, embed
 
     def search(self, q: Query, audience: str, k: int) -> Found:
         text = q.expanded if q.diacritics else self.snap.vocab.restore(q.folded)
         if q.terms:
             text = f"{text} ({', '.join(q.terms)})"
-        out = Found()
-        where = {"$and": [{"audience": {"$in": list(allowed(audience))}}, {"kind": {"$ne": "examples"}}]}
-        for cid, sim in self.vectors.query(self.embedder.embed_query(text), k, where=where):
-            row = self.snap.chunks.get(cid)  # a stray vector an interrupted ingest left behind is ignored
-            if row and row[1].audience in allowed(audience):
-                out.put(row[1].source_id, sim, Hit(row[0], row[1], sim))
+        dense, out = self.snap.dense, Found()
+        sims = np.where(np.isin(dense.audience, allowed(audience)), dense.vectors @ self.embed(text), -np.inf)
+        for i in np.argsort(-sims)[:k]:
+            if sims[i] == -np.inf:
+                break
+            chunk, src = self.snap.chunks[dense.ids[i]]
+            out.put(src.source_id, float(sims[i]), Hit(chunk, src, float(sims[i])))
         return out
 
 
@@ -117,8 +118,8 @@ class ExampleSource:
     by example row (`Snapshot.examples`); rows the caller excludes (a question's own example, when
     it is being scored) are left out after the search."""
 
-    def __init__(self, snap: Snapshot, embedder: Embedder) -> None:
-        self.snap, self.embedder = snap, embedder
+    def __init__(self, snap: Snapshot, embed: Embed) -> None:
+        self.snap, self.embed = snap, embed
 
     def search(self, q: Query, audience: str, k: int) -> Examples:
         """Nearest examples lexically, by embedding, and by embedding among those in the other language
@@ -130,7 +131,7 @@ class ExampleSource:
         scores = ex.lexical.scores(lexical_tokens(routing_text(q)))
         lexical = [(int(ex.lexical_rows[i]), float(scores[i])) for i in np.argsort(-scores)[:k]
                    if scores[i] > 0 and ex.lexical_rows[i] >= 0]
-        sims = ex.vectors @ self.embedder.embed_query(topic(q))
+        sims = ex.vectors @ self.embed(topic(q))
         order = np.argsort(-sims)
         other = ex.english != (q.lang == "en")
         dense = [(int(i), float(sims[i])) for i in order[:k]]

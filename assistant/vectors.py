@@ -181,14 +181,3 @@ class VectorIndex:
     def count(self) -> int:
         with self._reaching():
             return int(self._col.count())
-
-    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        """Nearest chunk ids with cosine similarity."""
-        n = self.count()
-        if n == 0:
-            return []
-        with self._reaching():
-            res = self._col.query(
-                query_embeddings=[vector], n_results=min(k, n), where=where or None, include=["distances"]
-            )
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
