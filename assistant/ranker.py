@@ -24,7 +24,7 @@ import numpy as np
 
 from assistant.manifest import SourceRecord
 from assistant.query import Query
-from assistant.signals import (CONVERSATIONAL, head_coverage, level_prior, name_words, other_thing, said_words,
+from assistant.signals import (CONVERSATIONAL, Said, head_coverage, level_prior, name_words, other_thing,
                                salient_coverage, unsaid_operations)
 from assistant.snapshot import Snapshot, words
 from assistant.sources import Examples, Found, Hit, allowed
@@ -145,6 +145,7 @@ def candidates(snap: Snapshot, g: Gathered, exclude: frozenset[int] = frozenset(
                  "q_facets": float(len(q.facets)), "q_province": float("province" in q.levels),
                  "q_commune": float("commune" in q.levels), "ex_refuse": near.refuse - near.answer,
                  "ex_refuse_votes": near.refuse_votes, "ex_refuse_lex": lexical.refuse_votes, "ex_best": near.answer, "ex_any": float(len(snap.examples.ids) > len(exclude))}
+    said = Said.of(snap, q)
     hits_of = {**g.chunks.hits}
     for sid, hs in g.dense.hits.items():
         hits_of.setdefault(sid, []).extend(hs)
@@ -159,11 +160,11 @@ def candidates(snap: Snapshot, g: Gathered, exclude: frozenset[int] = frozenset(
             g.said[key] = {
                 "coverage": len(words & asked) / len(words) if words else 0.0,
                 "asked_covered": sum(w in words for w in content) / len(content) if content else 0.0,
-                "salient": salient_coverage(snap, q, sids),
-                "head": head_coverage(snap, q, main.title),
-                "other_thing": float(q.lang == "vi" and other_thing(snap, q, main.title)),
+                "salient": salient_coverage(snap, q, sids, said),
+                "head": head_coverage(snap, q, main.title, said),
+                "other_thing": float(q.lang == "vi" and other_thing(snap, q, main.title, said)),
                 "level": level_prior(main, q),
-                "unsaid_ops": float(len(unsaid_operations(q, main.title))),
+                "unsaid_ops": float(len(unsaid_operations(q, main.title, said))),
                 "name_len": float(len(words)), "is_document": float(main.kind != "procedure"),
                 "marked_coverage": marked_coverage(q, main.title), **levels(main),
             }
@@ -186,9 +187,8 @@ def candidates(snap: Snapshot, g: Gathered, exclude: frozenset[int] = frozenset(
         out.append(Candidate(key=key, title=main.title, score=0.0, signals=sig, hits=hits[:8],
                              procedure=main.procedure, source_ids=sids))
     names = [name_words(c.title) for c in out]
-    said = said_words(q)
     for c, own in zip(out, names):
-        c.signals["unsaid_words"] = float(len(own - said))  # what the name adds that the question does not say
+        c.signals["unsaid_words"] = float(len(own - said.words))  # what the name adds that the question does not say
         c.signals["base_of"] = float(sum(own < other for other in names))  # the plain procedure of this many others
     for signal, gap in GAPS:  # how far each candidate is from the best of the others on what the question says
         best = max((c.signals[signal] for c in out), default=0.0)

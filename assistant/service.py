@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -34,6 +35,7 @@ log = logging.getLogger("assistant.service")
 CLARIFY_MARGIN = 0.15
 TOPIC_MARGIN = 0.4
 TOPIC_HEAD = 0.5
+FIRST_TURNS = 4096  # first-turn decisions remembered (citizens ask the same things; see `decide`)
 
 # "cái thứ 2", "số 3", "cái đầu", "phương án sau cùng": a pick by position (only in a short reply).
 # Bare "ba", "tư", "đầu" are ordinary words ("bà", "khai tử", "ở đâu"): they count only after "thứ"/"cái".
@@ -104,6 +106,9 @@ class Assistant:
         self.conversations = Conversations(settings.data_dir / "conversations.sqlite", settings.session_ttl_s,
                                            settings.max_sessions, settings.message_retention_days)
         self.generator = generator
+        self._first_turns: OrderedDict[tuple[str, str, int, date], tuple[Query, Composed, dict[str, Any]]] = \
+            OrderedDict()
+        self._first_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, purpose: str = "assistant", exclusive: bool = True,
@@ -158,9 +163,20 @@ class Assistant:
     # --- chat -------------------------------------------------------------------------------------
     def decide(self, message: str, state: SessionState, audience: str) -> tuple[Query, Composed, dict[str, Any]]:
         """Pick the behaviour for one turn and compose it; returns the analysed question, the answer
-        and the reasoning (--explain), with the time of each stage."""
+        and the reasoning (--explain), with the time of each stage. A first turn depends only on the
+        message, the audience, the index version and the date, so the last `FIRST_TURNS` are
+        remembered: a question asked again is answered without searching."""
         started = time.perf_counter()
-        with self.retriever.pinned():  # one index version for the whole turn
+        with self.retriever.pinned() as view:  # one index version for the whole turn
+            key = (message, audience, view.snap.version, self.today()) if state == SessionState() else None
+            with self._first_lock:
+                known = self._first_turns.get(key) if key else None
+                if known is not None:
+                    self._first_turns.move_to_end(key)
+            if known is not None:
+                q, composed, explain = known
+                took = round((time.perf_counter() - started) * 1000, 2)
+                return q, composed, dict(explain, timings_ms={"remembered": took})
             q = self.retriever.analyse(message)
             normalised = time.perf_counter()
             plan, explain = self._plan(q, message, state, audience)
@@ -179,6 +195,11 @@ class Assistant:
         explain["timings_ms"] = {"normalise": round((normalised - started) * 1000, 2),
                                  "retrieve": round((planned - normalised) * 1000, 2),
                                  "compose": round((done - planned) * 1000, 2)}
+        if key:
+            with self._first_lock:
+                self._first_turns[key] = (q, composed, dict(explain))
+                if len(self._first_turns) > FIRST_TURNS:
+                    self._first_turns.popitem(last=False)
         return q, composed, explain
 
     def _plan(self, q: Query, message: str, state: SessionState, audience: str) -> tuple[tuple[str, Any], dict[str, Any]]:
@@ -340,8 +361,9 @@ class Assistant:
         q, composed, why = self.decide(message, state, audience)
         state.facets = q.facets or state.facets
         out = {
-            "answer": composed.answer, "behavior": composed.behavior, "citations": composed.citations,
-            "options": composed.options, "session_id": session_id, "message_id": "",
+            "answer": composed.answer, "behavior": composed.behavior,
+            "citations": [dict(c) for c in composed.citations], "options": [dict(o) for o in composed.options],
+            "session_id": session_id, "message_id": "",
             "data_date": composed.data_date or self.store.manifest.get_meta("data_date") or self.today().isoformat(),
         }
         generate = self.generator is not None and composed.behavior == "answer" and composed.citations

@@ -175,6 +175,10 @@ def test_errors_are_4xx_with_a_message(client: TestClient) -> None:
     assert client.get("/v1/procedures/9.999999").status_code == 404
 
 
+def cited_sources(out: dict) -> list[str]:
+    return [c["source_id"] for c in out["citations"]]
+
+
 def metric(client: TestClient, name: str) -> float:
     return next(float(line.split()[1]) for line in client.get("/metrics").text.splitlines() if line.startswith(name + " "))
 
@@ -187,6 +191,9 @@ def test_admin_upload_search_delete_and_audit(client: TestClient, api_settings: 
     assert client.post("/v1/documents", files=files).status_code == 403
     assert client.post("/v1/documents", files=files,
                        headers={"Authorization": f"Bearer {OFFICIAL_KEY}"}).status_code == 403
+    question = "Phí thu gom rác sinh hoạt phường Z bao nhiêu?"
+    before = [ask(client, question) for _ in range(2)]  # the second is remembered: the same answer
+    assert before[0]["answer"] == before[1]["answer"] and "doc:phi-ve-sinh" not in cited_sources(before[0])
     rebuilds = metric(client, "assistant_index_rebuilds_total")
     up = client.post("/v1/documents", files=files, headers=admin)
     assert up.status_code == 200 and up.json()["added"] == 1
@@ -194,6 +201,8 @@ def test_admin_upload_search_delete_and_audit(client: TestClient, api_settings: 
     found = client.get("/v1/search", params={"q": "phí thu gom rác sinh hoạt phường Z"}).json()["results"]
     assert found[0]["source_id"] == "doc:phi-ve-sinh"
     assert metric(client, "assistant_index_rebuilds_total") == rebuilds + 1  # the search found it ready
+    after = ask(client, question)  # a new index version: not the answer remembered from before
+    assert cited_sources(after)[0] == "doc:phi-ve-sinh" and "35.000" in after["answer"]
     too_big = {"file": ("big.txt", b"a" * 300_000, "text/plain")}
     assert client.post("/v1/documents", files=too_big, headers=admin).status_code == 413
     broken = {"file": ("hong.pdf", b"%PDF-1.4 truncated", "application/pdf")}
@@ -201,6 +210,7 @@ def test_admin_upload_search_delete_and_audit(client: TestClient, api_settings: 
     assert bad.status_code == 422 and "PDF" in bad.json()["detail"]
     assert client.delete("/v1/documents/doc:phi-ve-sinh", headers=admin).status_code == 200
     assert client.get("/v1/documents/doc:phi-ve-sinh").status_code == 404
+    assert "doc:phi-ve-sinh" not in cited_sources(ask(client, question))
     audit = (Path(api_settings.data_dir) / "audit.log").read_text(encoding="utf-8")
     assert '"action": "upload"' in audit and '"action": "delete"' in audit
 
