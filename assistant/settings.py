@@ -45,6 +45,9 @@ class Settings(BaseSettings):
         description="Requests to /v1/ per anonymous client address, in `limits` notation (`30/minute`, "
         "`10/second;500/hour`), or `off`. Callers with an API key or token are not limited.",
     )
+    max_answering: int = Field(4, gt=0, description="Questions worked on at once per worker (chat, stream, search).")
+    max_waiting: int = Field(64, ge=0, description="Questions waiting for one of those; beyond, 503 at once.")
+    max_wait_s: float = Field(10.0, gt=0, description="How long a question waits before 503.")
     frame_ancestors: str = Field(
         "'self'", description="CSP frame-ancestors of the demo and documentation pages (portals that frame them)."
     )

@@ -9,6 +9,9 @@ import base64
 import hashlib
 import re
 import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -41,7 +44,7 @@ def make(hash_corpus: Path, tmp_path: Path):
     return settings
 
 
-# --- rate limits ---------------------------------------------------------------------------------------
+# --- rate limits and load shedding -----------------------------------------------------------------------
 
 
 def test_anonymous_callers_are_limited_by_default(make) -> None:
@@ -81,6 +84,36 @@ def test_the_rate_limit_can_be_raised_or_turned_off(make) -> None:
 
 
 # --- size limits ---------------------------------------------------------------------------------------
+
+
+def test_overload_is_shed_at_once_with_503_and_retry_after(make) -> None:
+    """One question worked on and two waiting: the rest are refused at once (not queued until they
+    time out), and the three admitted are answered once the worker is free."""
+    app = create_app(make(rate_limit="off", max_answering=1, max_waiting=2, max_wait_s=60))
+    with LiveServer(app) as server:
+        assistant, free = app.state.assistant, threading.Event()
+        real = assistant.decide
+
+        def busy(*args, **kwargs):  # the worker is slow (a long question, a loaded machine)
+            free.wait(60)
+            return real(*args, **kwargs)
+
+        assistant.decide = busy
+        ask = {"message": "Đăng ký kết hôn cần giấy tờ gì?"}
+        with ThreadPoolExecutor(8) as pool:
+            calls = [pool.submit(httpx.post, f"{server.url}/v1/chat", json=ask, timeout=90) for _ in range(8)]
+            for _ in range(600):
+                if sum(c.done() for c in calls) >= 5:
+                    break
+                time.sleep(0.05)
+            refused = [c.result() for c in calls if c.done()]
+            free.set()
+            answered = [c.result() for c in calls if c.result() not in refused]
+        assert len(refused) == 5 and all(r.status_code == 503 for r in refused)
+        assert all(r.headers["retry-after"] == "2" and "busy" in r.json()["detail"] for r in refused)
+        assert [r.status_code for r in answered] == [200] * 3
+        assert all(r.json()["citations"][0]["procedure_code"] == "1.000894" for r in answered)
+        assert "assistant_shed_total 5" in httpx.get(f"{server.url}/metrics").text
 
 
 def test_oversized_bodies_and_headers_are_refused(make) -> None:

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from assistant.api import chat, console, documents, examples, maintenance, web
 from assistant.api.deps import AssistantDep, MetricsDep, limit_rate
 from assistant.api.docs import add_docs
-from assistant.api.guards import RateLimit, RequestLimits, SecurityHeaders
+from assistant.api.guards import LoadShedding, RateLimit, RequestLimits, SecurityHeaders
 from assistant.api.schemas import Health, Problem
 from assistant.auth import Authenticator
 from assistant.metrics import Metrics
@@ -91,10 +91,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served from local assets by add_docs, not from a CDN
         redoc_url=None,
     )
-    # the last added runs first: security headers, logging, CORS, size limits, gzip, then the routes
+    # the last added runs first: security headers, logging, CORS, load shedding, size limits, gzip, then the routes
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(RequestLimits, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes,
                        max_headers=settings.max_header_bytes)
+    app.add_middleware(LoadShedding, answering=settings.max_answering, waiting=settings.max_waiting,
+                       wait_s=settings.max_wait_s)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],

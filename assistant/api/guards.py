@@ -7,6 +7,10 @@
   (a moving window from the `limits` library, kept in memory: per process), then 429 with
   Retry-After. Behind a reverse proxy the address is the one uvicorn trusts from `X-Forwarded-For`
   (its `--forwarded-allow-ips`).
+- `LoadShedding` (ASGI middleware): at most `ASSISTANT_MAX_ANSWERING` questions (chat, stream,
+  search) are worked on at once per worker and `ASSISTANT_MAX_WAITING` more wait, each at most
+  `ASSISTANT_MAX_WAIT_S`; beyond that a question gets 503 with Retry-After at once, so an overload
+  shows as quick refusals the widget retries, never as a backlog of requests that time out.
 - `SecurityHeaders` (ASGI middleware): nosniff, no referrer, a Content-Security-Policy that allows
   nothing (not even framing) on responses that set none, and `ASSISTANT_FRAME_ANCESTORS` added to
   the pages' own (`page_csp`); `/v1/` responses are never stored by a cache (`no-store`).
@@ -14,6 +18,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import math
@@ -81,6 +86,44 @@ class RateLimit:
                 reset, _ = self.limiter.get_window_stats(item, client)
                 return max(1, math.ceil(reset - time.time()))
         return None
+
+
+ANSWERING_PATHS = frozenset(("/v1/chat", "/v1/chat/stream", "/v1/search"))
+BUSY_RETRY_S = 2
+
+
+class LoadShedding:
+    def __init__(self, app: ASGIApp, answering: int, waiting: int, wait_s: float) -> None:
+        self.app, self.waiting_max, self.wait_s = app, waiting, wait_s
+        self.slots = asyncio.Semaphore(answering)
+        self.waiting = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in ANSWERING_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.slots.locked() and self.waiting >= self.waiting_max:
+            await self._busy(scope, receive, send)
+            return
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self.slots.acquire(), self.wait_s)
+        except TimeoutError:
+            await self._busy(scope, receive, send)
+            return
+        finally:
+            self.waiting -= 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.slots.release()
+
+    async def _busy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics = getattr(scope["app"].state, "metrics", None)
+        if metrics is not None:
+            metrics.count("assistant_shed_total", "questions refused with 503 because the worker was busy")
+        await JSONResponse({"detail": f"the assistant is busy: try again in {BUSY_RETRY_S} s"}, status_code=503,
+                           headers={"Retry-After": str(BUSY_RETRY_S)})(scope, receive, send)
 
 
 class SecurityHeaders:
