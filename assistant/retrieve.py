@@ -67,7 +67,8 @@ class Retriever:
         self.rebuilds = 0  # views built since start, for /metrics and the load bench
 
     def _build(self) -> View:
-        snap = build(self.store)
+        previous = getattr(self, "_view", None)
+        snap = build(self.store, previous.snap if previous else None)
         return View(snap, NameSource(snap), SectionSource(snap), DenseSource(snap, self._embed),
                     ExampleSource(snap, self._embed))
 

@@ -170,6 +170,8 @@ class Assistant:
         with self.retriever.pinned() as view:  # one index version for the whole turn
             key = (message, audience, view.snap.version, self.today()) if state == SessionState() else None
             with self._first_lock:
+                if key and self._first_turns and next(iter(self._first_turns))[2] != key[2]:
+                    self._first_turns.clear()  # another index version: nothing remembered holds, nor keeps it alive
                 known = self._first_turns.get(key) if key else None
                 if known is not None:
                     self._first_turns.move_to_end(key)

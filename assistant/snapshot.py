@@ -85,7 +85,9 @@ def _keys_of(src: SourceRecord, sources: dict[str, SourceRecord]) -> list[str]:
     return known or src.procedure_codes[:1] or [src.source_id]
 
 
-def build(store: Store) -> Snapshot:
+def build(store: Store, previous: Snapshot | None = None) -> Snapshot:
+    """The snapshot of the index as it is now; what `previous` worked out for a source whose chunks
+    are the same ones (same ids) is taken over, so an upload does not re-read the whole corpus."""
     version = store.manifest.index_version
     lex = store.lexical()
     rows = list(store.manifest.current_chunks())
@@ -99,8 +101,12 @@ def build(store: Store) -> Snapshot:
     vocab = Vocabulary.build(s.title for s in sources.values())
     keep = frozenset(pair for pair in vocab.bigrams if is_filler(pair[0]) or is_filler(pair[1]))
     keep_marked = frozenset(pair for s in sources.values() for pair in pairs(s.title) if (fold(pair[0]), fold(pair[1])) in keep)
-    words_of = {sid: frozenset(re.findall(r"\w+", fold(" ".join([sources[sid].title, *(c.text for c in chunks)]))))
-                for sid, chunks in by_source.items()}
+    def text_words(sid: str, chunks: list[Chunk]) -> frozenset[str]:
+        if previous is not None and [c.id for c in previous.by_source.get(sid, ())] == [c.id for c in chunks]:
+            return previous.words_of[sid]
+        return frozenset(re.findall(r"\w+", fold(" ".join([sources[sid].title, *(c.text for c in chunks)]))))
+
+    words_of = {sid: text_words(sid, chunks) for sid, chunks in by_source.items()}
     sources_of: dict[str, list[SourceRecord]] = {}
     for src in sources.values():
         for key in _keys_of(src, sources):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ class Store:
             raise
         self._lexical: dict[str, LexicalIndex] = {}
         self._lexical_version = -1
+        self._tokens: dict[str, list[str]] = {}  # chunk id -> its tokens, from the last build (ids change with content)
 
     def close(self) -> None:
         if getattr(self, "manifest", None) is not None:
@@ -181,22 +183,31 @@ class Store:
         return self._lexical
 
     def _build_lexical(self, folder: Path, version: int) -> dict[str, LexicalIndex]:
+        """The three indexes of the chunks live now. Tokens of the chunks the last build saw are
+        reused (a chunk id names one content), so an upload tokenizes only what it added."""
         ids: list[str] = []
         toks: list[list[str]] = []
         title_ids: list[str] = []
         title_toks: list[list[str]] = []
         example_ids: list[str] = []
         example_toks: list[list[str]] = []
+        known, self._tokens = self._tokens, {}
+
+        def tokens(key: str, text: str) -> list[str]:
+            got = known.get(key)
+            self._tokens[key] = got = got if got is not None else [sys.intern(t) for t in lexical_tokens(text)]
+            return got
+
         for chunk, src in self.manifest.current_chunks():
             if src.kind == EXAMPLES:
                 example_ids.append(chunk.id)
-                example_toks.append(lexical_tokens(chunk.meta.get("embed_text") or chunk.text))
+                example_toks.append(tokens(chunk.id, chunk.meta.get("embed_text") or chunk.text))
                 continue
             ids.append(chunk.id)
-            toks.append(lexical_tokens(" ".join(filter(None, [src.title, chunk.section, chunk.text]))))
+            toks.append(tokens(chunk.id, " ".join(filter(None, [src.title, chunk.section, chunk.text]))))
             if chunk.ord == 0:
                 title_ids.append(src.source_id)
-                title_toks.append(lexical_tokens(title_text(src)))
+                title_toks.append(tokens(f"title:{chunk.id}", title_text(src)))
         built = {"chunks": LexicalIndex.build(ids, toks), "titles": LexicalIndex.build(title_ids, title_toks),
                  "examples": LexicalIndex.build(example_ids, example_toks)}
         for name, index in built.items():

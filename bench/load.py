@@ -10,11 +10,16 @@ rebuilt while everyone chats). The server runs with ASSISTANT_RATE_LIMIT=off. It
 throughput, errors (5xx, transport errors), load shed (429/503), p50/p95/p99 per endpoint, the
 server's RSS (start, max, end), the uploads and how long each took, and the index views the server
 built (`assistant_index_rebuilds_total`). The data dir is changed (uploads): give it a scratch copy.
+
+Questions are drawn from dev.jsonl's first turns, so they repeat as citizens' do (the server
+remembers query embeddings and first-turn answers); `--fresh` asks each question of the question
+bank at most once instead, the worst case where nothing asked before helps.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -30,7 +35,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "data" / "gold" / "dev.jsonl"
+BANK = ROOT.parent / "shared" / "data" / "questions" / "bank.jsonl"
 ADMIN_KEY = "bench-load-admin-key"
+UPLOADS = itertools.count(1)
 HANDBOOK = """---
 title: "Hướng dẫn thử tải số {n}"
 audience: citizen
@@ -64,10 +71,11 @@ class Level:
     """One concurrency level: the clients, the uploader and the RSS sampler, and what they saw."""
 
     def __init__(self, url: str, pid: int, clients: int, requests: int, seconds: float, upload_every: float,
-                 questions: list[str], follow_ups: list[str]) -> None:
+                 questions: list[str], follow_ups: list[str], fresh: bool) -> None:
         self.url, self.pid, self.clients = url, pid, clients
         self.requests, self.deadline = requests, time.time() + seconds
         self.upload_every, self.questions, self.follow_ups = upload_every, questions, follow_ups
+        self.fresh = fresh
         self.lock = threading.Lock()
         self.sent = 0
         self.latency: dict[str, list[float]] = defaultdict(list)
@@ -93,6 +101,13 @@ class Level:
             if error or (status is not None and status >= 500):
                 self.failures.append(f"{kind}: {error or status}")
 
+    def question(self, rng: random.Random) -> str:
+        """A question to ask: any (they repeat), or with `fresh` one nobody has asked yet."""
+        if not self.fresh:
+            return rng.choice(self.questions)
+        with self.lock:
+            return self.questions.pop() if self.questions else rng.choice(self.follow_ups)
+
     def client(self, seed: int) -> None:
         rng = random.Random(seed)
         session, message = None, None
@@ -102,15 +117,15 @@ class Level:
                 started = time.perf_counter()
                 try:
                     if r < 0.55 or (r < 0.75 and session is None):
-                        kind, resp = "chat", http.post("/v1/chat", json={"message": rng.choice(self.questions)})
+                        kind, resp = "chat", http.post("/v1/chat", json={"message": self.question(rng)})
                     elif r < 0.75:
                         kind, resp = "follow-up", http.post("/v1/chat", json={"message": rng.choice(self.follow_ups),
                                                                               "session_id": session})
                     elif r < 0.85:
-                        kind, resp = "search", http.get("/v1/search", params={"q": rng.choice(self.questions)})
+                        kind, resp = "search", http.get("/v1/search", params={"q": self.question(rng)})
                     elif r < 0.95:
                         kind = "stream"
-                        with http.stream("POST", "/v1/chat/stream", json={"message": rng.choice(self.questions)}) as resp:
+                        with http.stream("POST", "/v1/chat/stream", json={"message": self.question(rng)}) as resp:
                             for _ in resp.iter_lines():
                                 pass
                     else:
@@ -129,10 +144,10 @@ class Level:
     def uploader(self) -> None:
         headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
         previous: str | None = None
-        n = 0
+        first = True
         with httpx.Client(base_url=self.url, timeout=600, headers=headers) as http:
-            while not self.done.wait(self.upload_every if n else 2.0):
-                n += 1
+            while not self.done.wait(2.0 if first else self.upload_every):
+                first, n = False, next(UPLOADS)  # numbered across levels: each upload is a new handbook
                 started = time.perf_counter()
                 files = {"file": (f"thu-tai-{n}.md", HANDBOOK.format(n=n).encode(), "text/markdown")}
                 resp = http.post("/v1/documents", files=files)
@@ -191,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=120, help="seconds per level at most")
     ap.add_argument("--upload-every", type=float, default=60, help="seconds between admin uploads")
     ap.add_argument("--port", type=int, default=8791)
+    ap.add_argument("--fresh", action="store_true", help="each question asked at most once (from the question bank)")
     args = ap.parse_args(argv)
 
     from assistant.auth import hash_key
@@ -198,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()]
     questions = [r["question"] for r in rows if not r["history"]]
     follow_ups = [r["question"] for r in rows if r["history"]]
+    bank = [json.loads(line)["question"] for line in BANK.read_text(encoding="utf-8").splitlines()]
+    random.Random(0).shuffle(bank)
     env = dict(os.environ, ASSISTANT_DATA_DIR=str(args.data_dir), ASSISTANT_RATE_LIMIT="off",
                ASSISTANT_API_KEYS=f"admin:{hash_key(ADMIN_KEY)}")
     log = (args.data_dir / "bench-load-server.log").open("wb")
@@ -218,8 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             httpx.post(url + "/v1/chat", json={"message": q}, timeout=60)
         for clients in args.clients:
             before = metric(url, "assistant_index_rebuilds_total")
+            asked = [q for q in bank if q not in questions[:20]] if args.fresh else questions
             out = Level(url, server.pid, clients, args.requests, args.seconds, args.upload_every,
-                        questions, follow_ups).run()
+                        asked, follow_ups, args.fresh).run()
+            bank = asked if args.fresh else bank  # a later level asks what this one did not
             after = metric(url, "assistant_index_rebuilds_total")
             out["index_rebuilds"] = None if before is None or after is None else int(after - before)
             print(json.dumps(out, ensure_ascii=False))

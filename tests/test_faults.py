@@ -131,7 +131,8 @@ def test_an_ingest_killed_at_random_moments_then_rerun_equals_a_clean_ingest(tmp
         proc.send_signal(signal.SIGKILL)
         codes.append(proc.wait())
         at_kill.append(indexed_sources(killed, generation))
-    assert codes == [-signal.SIGKILL] * 3 and 0 < at_kill[-1] < 300, (codes, at_kill)
+    # every run was killed before it ended (a late one may land after its last batch, in the lexical build)
+    assert codes == [-signal.SIGKILL] * 3 and 0 < at_kill[0] < 300, (codes, at_kill)
     resumed = run_assistant(["ingest", *inputs, "--json"], killed)
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads(resumed.stdout)
