@@ -122,7 +122,9 @@ class LoadShedding:
         metrics = getattr(scope["app"].state, "metrics", None)
         if metrics is not None:
             metrics.count("assistant_shed_total", "questions refused with 503 because the worker was busy")
-        await JSONResponse({"detail": f"the assistant is busy: try again in {BUSY_RETRY_S} s"}, status_code=503,
+        busy = (f"Trợ lý đang quá tải, vui lòng hỏi lại sau {BUSY_RETRY_S} giây. "
+                f"(The assistant is busy: try again in {BUSY_RETRY_S} s.)")  # the widget shows it as it is
+        await JSONResponse({"detail": busy}, status_code=503,
                            headers={"Retry-After": str(BUSY_RETRY_S)})(scope, receive, send)
 
 
