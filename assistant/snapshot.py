@@ -101,6 +101,7 @@ def build(store: Store, previous: Snapshot | None = None) -> Snapshot:
     vocab = Vocabulary.build(s.title for s in sources.values())
     keep = frozenset(pair for pair in vocab.bigrams if is_filler(pair[0]) or is_filler(pair[1]))
     keep_marked = frozenset(pair for s in sources.values() for pair in pairs(s.title) if (fold(pair[0]), fold(pair[1])) in keep)
+
     def text_words(sid: str, chunks: list[Chunk]) -> frozenset[str]:
         if previous is not None and [c.id for c in previous.by_source.get(sid, ())] == [c.id for c in chunks]:
             return previous.words_of[sid]
