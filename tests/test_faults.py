@@ -303,7 +303,7 @@ def test_a_full_disk_stops_the_ingest_with_a_clear_error_and_the_index_still_ser
         filler = fill(data / "index", leave_kb=0)
         upload = httpx.post(url + "/v1/documents", headers=ADMIN, timeout=60,
                             files={"file": ("nuoi-con-nuoi.md", HANDBOOK.encode(), "text/markdown")})
-        assert upload.status_code == 422 and "is full" in upload.json()["detail"], upload.text
+        assert upload.status_code == 507 and "is full" in upload.json()["detail"], upload.text
         again = httpx.post(url + "/v1/chat", json=question, timeout=30).json()
         assert (again["answer"], again["citations"]) == (asked["answer"], asked["citations"])
     finally:

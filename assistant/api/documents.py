@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -59,7 +60,7 @@ def describe(src: SourceRecord, chunks: list[Chunk]) -> dict[str, Any]:
 
 
 @router.post("", summary="Upload a document (admin): indexed through the same pipeline as the CLI",
-             responses=errors(403, 415))
+             responses=errors(403, 415, 507))
 async def upload(assistant: AssistantDep, caller: AdminDep, settings: SettingsDep,
                  file: UploadFile = File(...), audience: Literal["citizen", "official"] | None = Form(None)
                  ) -> dict[str, Any]:
@@ -69,12 +70,17 @@ async def upload(assistant: AssistantDep, caller: AdminDep, settings: SettingsDe
     try:
         name = safe_name(file.filename)
         size = 0
-        with part.open("wb") as fh:
-            while chunk := await file.read(1 << 20):
-                size += len(chunk)
-                if size > settings.max_upload_bytes:
-                    raise HTTPException(413, f"the upload is larger than {settings.max_upload_bytes} bytes")
-                fh.write(chunk)
+        try:
+            with part.open("wb") as fh:
+                while chunk := await file.read(1 << 20):
+                    size += len(chunk)
+                    if size > settings.max_upload_bytes:
+                        raise HTTPException(413, f"the upload is larger than {settings.max_upload_bytes} bytes")
+                    fh.write(chunk)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise HTTPException(507, f"the disk holding {folder} is full: free space there and upload again") from None
         await run_in_threadpool(screen, part, name, settings.max_upload_pages)
         summary = await run_in_threadpool(_ingest, assistant, part, folder / name, audience)
     except HTTPException as exc:
@@ -84,7 +90,9 @@ async def upload(assistant: AssistantDep, caller: AdminDep, settings: SettingsDe
         part.unlink(missing_ok=True)
     audit(settings, caller, "upload", file=name, audience=audience, summary=summary)
     if summary["failed"]:
-        raise HTTPException(422, summary["failed"][0]["error"])
+        first = summary["failed"][0]
+        full = first["path"] == str(assistant.store.dir)  # the pipeline's report of a full disk (ingest.pipeline)
+        raise HTTPException(507 if full else 422, first["error"])
     return summary
 
 

@@ -108,7 +108,9 @@ _WHY = {
     422: "A field is missing, of the wrong type or invalid",
     429: "Too many requests from this address (see Retry-After)",
     431: "The request headers are too large",
-    503: "Answering is turned off for maintenance; the detail is the message for users",
+    503: "Answering is turned off for maintenance or the assistant is busy (see Retry-After); the detail is the "
+         "message for users",
+    507: "The disk holding the data dir is full; nothing was changed",
 }
 COMMON = (400, 401, 413, 422, 429, 431)
 
