@@ -164,7 +164,7 @@ def candidates(snap: Snapshot, g: Gathered, exclude: frozenset[int] = frozenset(
                 "head": head_coverage(snap, q, main.title, said),
                 "other_thing": float(q.lang == "vi" and other_thing(snap, q, main.title, said)),
                 "level": level_prior(main, q),
-                "unsaid_ops": float(len(unsaid_operations(q, main.title, said))),
+                "unsaid_ops": float(len(unsaid_operations(said, main.title))),
                 "name_len": float(len(words)), "is_document": float(main.kind != "procedure"),
                 "marked_coverage": marked_coverage(q, main.title), **levels(main),
             }

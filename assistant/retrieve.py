@@ -66,8 +66,7 @@ class Retriever:
         self._view = self._build()
         self.rebuilds = 0  # views built since start, for /metrics and the load bench
 
-    def _build(self) -> View:
-        previous = getattr(self, "_view", None)
+    def _build(self, previous: View | None = None) -> View:
         snap = build(self.store, previous.snap if previous else None)
         return View(snap, NameSource(snap), SectionSource(snap), DenseSource(snap, self._embed),
                     ExampleSource(snap, self._embed))
@@ -102,7 +101,7 @@ class Retriever:
 
     def _swap(self) -> None:
         if self._view.snap.version != self.store.manifest.index_version:
-            self._view = self._build()
+            self._view = self._build(self._view)
             self.rebuilds += 1
 
     @contextmanager

@@ -157,12 +157,10 @@ def _head_words(title: str) -> str:
     return f" {' '.join(words(_HEAD_END.split(title, maxsplit=1)[0]))} "
 
 
-def unsaid_operations(q: Query, title: str, said: Said | None = None) -> set[str]:
+def unsaid_operations(said: Said, title: str) -> set[str]:
     """The operations in a procedure's name (before its first bracket) that the question does not say."""
     head = _head_words(title)
-    heard = said.words if said is not None else said_words(q)
-    if said.lost if said is not None else _LOST.search(q.folded):
-        heard = heard | {"lai", "doi"}
+    heard = said.words | {"lai", "doi"} if said.lost else said.words
     return {op for op in OPERATIONS if f" {op} " in head and not set(fold(op).split()) <= heard}
 
 

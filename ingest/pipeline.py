@@ -27,9 +27,11 @@ class Summary:
     removed: int = 0
     chunks: int = 0  # chunks written by this run
     failed: list[dict[str, str]] = field(default_factory=list)
+    disk_full: bool = False  # the run stopped because the disk holding the index is full (its failure says so)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The JSON `assistant ingest --json` prints (a full disk is among the failures)."""
+        return {k: v for k, v in asdict(self).items() if k != "disk_full"}
 
 
 def resolve_audience(declared: str | None, requested: str | None) -> str:
@@ -59,6 +61,7 @@ def ingest(store: Store, paths: Iterable[Path], audience: str | None = None, pru
         _ingest(store, paths, audience, prune, progress, summary)
     except DiskFull as exc:
         summary.failed.append({"path": str(store.dir), "error": str(exc)})
+        summary.disk_full = True
     return summary
 
 

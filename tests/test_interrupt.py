@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,15 +12,13 @@ import pytest
 from assistant.settings import Settings
 from assistant.store import Store
 from ingest.pipeline import ingest
-from tests.conftest import PORTAL, assert_consistent, indexed_sources
+from tests.conftest import PORTAL, assert_consistent, assistant_process, indexed_sources
 
 
 @pytest.mark.slow
 def test_killed_ingest_leaves_consistent_index(tmp_path: Path) -> None:
     data = tmp_path / "var"
-    env = dict(os.environ, ASSISTANT_DATA_DIR=str(data), ASSISTANT_EMBEDDER="hash")
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(PORTAL), "--json"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = assistant_process(["ingest", str(PORTAL), "--json"], data)
     deadline = time.time() + 120
     indexed = 0
     while time.time() < deadline and indexed < 200:

@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi import Path as PathParam
@@ -19,6 +19,9 @@ from assistant.api.schemas import errors
 from assistant.api.uploads import safe_name, screen
 from assistant.auth import Caller
 from assistant.manifest import Chunk, SourceRecord
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Summary
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 
@@ -82,21 +85,20 @@ async def upload(assistant: AssistantDep, caller: AdminDep, settings: SettingsDe
                 raise
             raise HTTPException(507, f"the disk holding {folder} is full: free space there and upload again") from None
         await run_in_threadpool(screen, part, name, settings.max_upload_pages)
-        summary = await run_in_threadpool(_ingest, assistant, part, folder / name, audience)
+        result = await run_in_threadpool(_ingest, assistant, part, folder / name, audience)
     except HTTPException as exc:
         audit(settings, caller, "upload refused", file=file.filename, status=exc.status_code, reason=exc.detail)
         raise
     finally:
         part.unlink(missing_ok=True)
+    summary = result.as_dict()
     audit(settings, caller, "upload", file=name, audience=audience, summary=summary)
-    if summary["failed"]:
-        first = summary["failed"][0]
-        full = first["path"] == str(assistant.store.dir)  # the pipeline's report of a full disk (ingest.pipeline)
-        raise HTTPException(507 if full else 422, first["error"])
+    if result.failed:
+        raise HTTPException(507 if result.disk_full else 422, result.failed[0]["error"])
     return summary
 
 
-def _ingest(assistant: Any, part: Path, target: Path, audience: str | None) -> dict[str, Any]:
+def _ingest(assistant: Any, part: Path, target: Path, audience: str | None) -> Summary:
     """Index `part` under `target`'s name, one upload at a time; a failed upload leaves the previous
     file (and the index) as they were."""
     from ingest.pipeline import ingest
@@ -108,8 +110,8 @@ def _ingest(assistant: Any, part: Path, target: Path, audience: str | None) -> d
         os.replace(part, target)
         ok = False
         try:
-            summary = ingest(assistant.store, [target], audience=audience, progress=False).as_dict()
-            ok = not summary["failed"]
+            summary = ingest(assistant.store, [target], audience=audience, progress=False)
+            ok = not summary.failed
             return summary
         finally:
             if ok:
