@@ -12,7 +12,10 @@ refuse): hit@1, hit@3, wrong-procedure, refuse precision/recall and behaviour ma
 - `--small-data-dir SMALL` (an index of `corpus/` alone): bank questions on a small index, where
   those about procedures it lacks must be refused;
 - `--rules FILE`: answers of another version on the same bank questions (`bench/ask_all.py`), scored
-  the same way, side by side.
+  the same way, side by side;
+- `--seeds N`: the folds fitted again with N other LightGBM seeds: how far hit@1 moves and how many
+  first answers change from the bagging seed alone. A change to routing has to move the figures by
+  more than that spread to count.
 DIR holds the portal records and the example files (`make portal`).
 """
 
@@ -24,7 +27,8 @@ from pathlib import Path
 
 from assistant.settings import Settings
 from eval.fit import QUESTIONS
-from eval.routing import Scored, choose_threshold, cross_validate, format_table, load_questions, read_bank, table
+from eval.routing import (SEED, Item, Scored, choose_threshold, cross_validate, format_table, load_questions, read_bank,
+                          table)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared/data/gold/dev.jsonl"
@@ -36,6 +40,34 @@ def rules_table(path: Path, items: list) -> dict:
     scored = [Scored(it, "rules", got[it.id]["codes"][:3], 0.0 if got[it.id]["behavior"] == "refuse" else 1.0)
               for it in items if it.id in got]
     return table(scored, 0.5, "rules")
+
+
+def seed_spread(items: list[Item], first: list[Scored], seeds: int) -> str:
+    """hit@1 by style under each seed, the spread, and the answer questions whose first procedure
+    differs from the packaged seed's, per read."""
+    runs = {SEED: first}
+    for seed in range(SEED + 1, SEED + 1 + seeds):
+        runs[seed], _ = cross_validate(items, progress=False, seed=seed)
+    lines = []
+    for variant in ("own", "small"):
+        figures = {}
+        for seed, scored in runs.items():
+            rows = table(scored, choose_threshold(scored), variant)
+            figures[seed] = {style: r["hit@1"] for style, r in rows.items() if "hit@1" in r}
+        if not any(figures.values()):
+            continue
+        styles = sorted(figures[SEED], key=lambda st: (st != "all", st))
+        top = {seed: {s.item.id: s.top[:1] for s in scored if s.variant == variant and s.item.behavior == "answer"}
+               for seed, scored in runs.items()}
+        changed = [sum(top[seed][i] != top[SEED][i] for i in top[SEED]) for seed in runs if seed != SEED]
+        lines += [f"\n### hit@1 by seed, read: {variant} ({len(top[SEED])} questions to answer)",
+                  "| seed | " + " | ".join(styles) + " | first answer changed |", "|---" * (len(styles) + 2) + "|"]
+        for n, seed in enumerate(runs):
+            moved = "" if seed == SEED else str(changed[n - 1])
+            lines.append(f"| {seed} | " + " | ".join(f"{figures[seed][st]:.3f}" for st in styles) + f" | {moved} |")
+        spread = {st: max(f[st] for f in figures.values()) - min(f[st] for f in figures.values()) for st in styles}
+        lines.append("| spread | " + " | ".join(f"{spread[st]:.3f}" for st in styles) + " | |")
+    return "\n".join(lines)
 
 
 def dev_test(data_dir: Path) -> str:
@@ -61,6 +93,7 @@ def main() -> None:
     ap.add_argument("--small-data-dir", type=Path, help="an index of corpus/ alone (as for eval/fit.py)")
     ap.add_argument("--rules", type=Path, help="bench/ask_all.py output of another version on the bank")
     ap.add_argument("--dev", action="store_true", help="also run dev.jsonl through the whole assistant")
+    ap.add_argument("--seeds", type=int, default=0, help="refit the folds with this many other seeds: the spread")
     args = ap.parse_args()
     items = read_bank(load_questions(QUESTIONS), args.data_dir, args.small_data_dir, "bench generalisation")
     scored, _ = cross_validate(items, progress=False)
@@ -71,6 +104,8 @@ def main() -> None:
         if not any(s.variant == variant for s in scored):
             continue
         print(f"\n### {title}\n{format_table(table(scored, threshold, variant))}")
+    if args.seeds:
+        print(seed_spread(items, scored, args.seeds))
     if args.rules:
         print(f"\n### the same questions, {args.rules.name}\n{format_table(rules_table(args.rules, items))}")
     if args.dev:

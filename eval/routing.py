@@ -34,13 +34,14 @@ VARIANTS = ("own", "procedure", "none", "small")
 TRAIN = ("own", "none", "small")
 SMALL_SHARE = 20  # one bank question in this many about a procedure a small index lacks: a refusal there
 FOLDS = 5
+SEED = 7  # LightGBM's bagging seed for the packaged models
 RANKER_PARAMS = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [1, 3], "num_leaves": 15,
                  "min_data_in_leaf": 20, "learning_rate": 0.05, "feature_fraction": 0.9, "bagging_fraction": 0.8,
-                 "bagging_freq": 1, "lambdarank_truncation_level": 10, "verbose": -1, "num_threads": 2, "seed": 7}
+                 "bagging_freq": 1, "lambdarank_truncation_level": 10, "verbose": -1, "num_threads": 2}
 RANKER_ROUNDS = 300
 DECISION_PARAMS = {"objective": "binary", "num_leaves": 15, "min_data_in_leaf": 20, "learning_rate": 0.05,
                    "feature_fraction": 0.9, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1,
-                   "num_threads": 2, "seed": 7}
+                   "num_threads": 2}
 DECISION_ROUNDS = 200
 
 
@@ -178,11 +179,12 @@ def _ranking_set(items: list[Item], variants: tuple[str, ...]) -> tuple[np.ndarr
     return np.vstack(xs), np.concatenate(ys), groups
 
 
-def fit_ranker(items: list[Item]):
+def fit_ranker(items: list[Item], seed: int = SEED):
     import lightgbm as lgb
 
     x, y, groups = _ranking_set(items, TRAIN)
-    return lgb.train(RANKER_PARAMS, lgb.Dataset(x, y, group=groups, feature_name=list(FEATURES)), RANKER_ROUNDS)
+    return lgb.train({**RANKER_PARAMS, "seed": seed}, lgb.Dataset(x, y, group=groups, feature_name=list(FEATURES)),
+                     RANKER_ROUNDS)
 
 
 def decision_rows(ranker, item: Item, variant: str) -> np.ndarray | None:
@@ -198,7 +200,7 @@ def decision_rows(ranker, item: Item, variant: str) -> np.ndarray | None:
     return decision_row(top, raw[order])
 
 
-def fit_decision(rows: list[np.ndarray], labels: list[float], variants: list[str]):
+def fit_decision(rows: list[np.ndarray], labels: list[float], variants: list[str], seed: int = SEED):
     """Both classes weigh the same within each way of reading (a small index has few questions to
     answer, the bank few to refuse)."""
     import lightgbm as lgb
@@ -211,7 +213,7 @@ def fit_decision(rows: list[np.ndarray], labels: list[float], variants: list[str
             if mask.any():
                 weights[mask] = len(y) / (2 * len(set(variants)) * mask.sum())
     data = lgb.Dataset(np.vstack(rows), y, weight=weights, feature_name=list(DECISION_FEATURES))
-    return lgb.train(DECISION_PARAMS, data, DECISION_ROUNDS)
+    return lgb.train({**DECISION_PARAMS, "seed": seed}, data, DECISION_ROUNDS)
 
 
 @dataclass
@@ -222,13 +224,15 @@ class Scored:
     answerable: float
 
 
-def cross_validate(items: list[Item], progress: bool = True) -> tuple[list[Scored], list[tuple[np.ndarray, float, str]]]:
+def cross_validate(items: list[Item], progress: bool = True,
+                   seed: int = SEED) -> tuple[list[Scored], list[tuple[np.ndarray, float, str]]]:
     """Out-of-fold scores of every item and read: the ranker and decision that score a fold never
     saw its procedures' questions. Also returns the out-of-fold decision rows, to fit the final
-    decision on."""
+    decision on. `seed` drives LightGBM's bagging (`bench/generalisation.py --seeds` shows how far
+    the figures move with it alone)."""
     rankers = {}
     for f in range(FOLDS):
-        rankers[f] = fit_ranker([it for it in items if it.fold != f])
+        rankers[f] = fit_ranker([it for it in items if it.fold != f], seed)
         if progress:
             print(f"  ranker fold {f} fitted", flush=True)
     oof: dict[int, list[tuple[Item, str, np.ndarray]]] = defaultdict(list)
@@ -241,7 +245,7 @@ def cross_validate(items: list[Item], progress: bool = True) -> tuple[list[Score
     for f in range(FOLDS):
         train = [(row, float(it.behavior == "answer"), v) for g in range(FOLDS) if g != f for it, v, row in oof[g]
                  if v in TRAIN]
-        decision = fit_decision(*map(list, zip(*train)))
+        decision = fit_decision(*map(list, zip(*train)), seed=seed)
         for it, v, row in oof[f]:
             read = it.reads[v]
             raw = rankers[f].predict(read.matrix)
