@@ -59,12 +59,12 @@ def seed_spread(items: list[Item], first: list[Scored], seeds: int) -> str:
         styles = sorted(figures[SEED], key=lambda st: (st != "all", st))
         top = {seed: {s.item.id: s.top[:1] for s in scored if s.variant == variant and s.item.behavior == "answer"}
                for seed, scored in runs.items()}
-        changed = [sum(top[seed][i] != top[SEED][i] for i in top[SEED]) for seed in runs if seed != SEED]
+        changed = {seed: str(sum(top[seed][i] != top[SEED][i] for i in top[SEED])) for seed in runs if seed != SEED}
         lines += [f"\n### hit@1 by seed, read: {variant} ({len(top[SEED])} questions to answer)",
                   "| seed | " + " | ".join(styles) + " | first answer changed |", "|---" * (len(styles) + 2) + "|"]
-        for n, seed in enumerate(runs):
-            moved = "" if seed == SEED else str(changed[n - 1])
-            lines.append(f"| {seed} | " + " | ".join(f"{figures[seed][st]:.3f}" for st in styles) + f" | {moved} |")
+        for seed in runs:
+            cells = " | ".join(f"{figures[seed][st]:.3f}" for st in styles)
+            lines.append(f"| {seed} | {cells} | {changed.get(seed, '')} |")
         spread = {st: max(f[st] for f in figures.values()) - min(f[st] for f in figures.values()) for st in styles}
         lines.append("| spread | " + " | ".join(f"{spread[st]:.3f}" for st in styles) + " | |")
     return "\n".join(lines)
