@@ -50,7 +50,11 @@ class Found:
 
 
 def routing_text(q: Query) -> str:
-    return f"{q.routing} {' '.join(fold(t) for t in q.terms)}"
+    """What names the procedure, folded, with the lexicon's official terms. An English question routes
+    on its terms alone: its own words match no name, only the few English examples, among which
+    refusals are over-represented."""
+    terms = " ".join(fold(t) for t in q.terms)
+    return terms if q.lang == "en" and terms else f"{q.routing} {terms}"
 
 
 class NameSource:
