@@ -332,7 +332,6 @@ ENGLISH: dict[str, str] = {
     "wildlife": "động vật hoang dã",
     "endangered": "nguy cấp",
     "sea area": "khu vực biển",
-    "weather": "khí tượng thủy văn",
     "meteorological": "khí tượng",
     "hydrometeorological": "khí tượng thủy văn",
     "surveying": "đo đạc",
