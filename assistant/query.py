@@ -105,6 +105,17 @@ class Query:
     negated: list[str] = field(default_factory=list)  # folded phrases the citizen rules out
     full: bool = False  # asks for a whole list ("xem đủ giấy tờ", "show all steps")
 
+    @property
+    def folded_terms(self) -> str:
+        """The official terms, folded as the names and indexes are."""
+        return " ".join(fold(t) for t in self.terms)
+
+    @property
+    def names_by_terms(self) -> bool:
+        """An English question with official terms names its procedure by them alone: its own words
+        match no name, only the few English examples."""
+        return self.lang == "en" and bool(self.terms)
+
 
 def detect_lang(text: str) -> str:
     """'en' or 'vi'. An English question may quote a Vietnamese name ('my first chip ID card (thẻ

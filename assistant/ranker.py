@@ -137,11 +137,9 @@ def candidates(snap: Snapshot, g: Gathered, exclude: frozenset[int] = frozenset(
                                                          ("exl", exl), ("exd", exd))}
     ranks = {s: _ranks(t) for s, t in (("name", name), ("chunks", chunks), ("dense", dense), ("exl", exl), ("exd", exd),
                                       ("exa", exa))}
-    english = " ".join(fold(t) for t in q.terms) if q.lang == "en" else ""
-    # an English question says what its official terms say (folded, as the name words are)
-    asked = set((english or q.routing).split())
+    asked = set((q.folded_terms if q.names_by_terms else q.routing).split())
     terms = " ".join(t.lower() for t in q.terms)
-    content = [w for w in (english or f"{q.routing} {terms}").split() if w.isalnum()]
+    content = [w for w in (q.folded_terms if q.names_by_terms else f"{q.routing} {terms}").split() if w.isalnum()]
     query_row = {"q_en": float(q.lang == "en"), "q_diacritics": float(q.diacritics),
                  "q_words": float(len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL])),
                  "q_facets": float(len(q.facets)), "q_province": float("province" in q.levels),

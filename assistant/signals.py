@@ -43,7 +43,7 @@ def name_words(title: str) -> frozenset[str]:
 
 def said_words(q: Query) -> set[str]:
     """The folded words a question says, with the lexicon's official terms for its everyday words."""
-    return set(re.findall(r"\w+", f"{q.folded} {' '.join(fold(t) for t in q.terms)}"))
+    return set(re.findall(r"\w+", f"{q.folded} {q.folded_terms}"))
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,12 @@ class Said:
     @classmethod
     def of(cls, snap: Snapshot, q: Query) -> "Said":
         said = said_words(q)
-        terms = " ".join(fold(t) for t in q.terms)
+        terms = q.folded_terms
         ws = q.routing.split()
         asked = words(q.expanded)
         before = tuple((fold(a), fold(b)) for a, b in zip(asked, asked[1:]) if len(b) > 1 and _rare(snap, b) and
                        not is_filler(fold(b)) and fold(b) not in INTENT_STOPWORDS)
-        source = terms if q.lang == "en" and q.terms else q.routing
+        source = terms if q.names_by_terms else q.routing
         content = [w for w in source.split() if w.isalpha() and w not in CONVERSATIONAL]
         n = len(snap.words_of) + 1
         return cls(frozenset(said), terms, tuple(m.group(0) for m in _KIND.finditer(q.folded)), tuple(zip(ws, ws[1:])),

@@ -19,7 +19,7 @@ import numpy as np
 from assistant.manifest import Chunk, SourceRecord
 from assistant.query import Query, topic
 from assistant.snapshot import Snapshot
-from assistant.text import fold, lexical_tokens
+from assistant.text import lexical_tokens
 
 Embed = Callable[[str], np.ndarray]  # a question-side text to its unit vector (`embeddings.query_cache`)
 AUDIENCE_SEES = {"citizen": ("citizen",), "official": ("citizen", "official")}
@@ -53,8 +53,7 @@ def routing_text(q: Query) -> str:
     """What names the procedure, folded, with the lexicon's official terms. An English question routes
     on its terms alone: its own words match no name, only the few English examples, among which
     refusals are over-represented."""
-    terms = " ".join(fold(t) for t in q.terms)
-    return terms if q.lang == "en" and terms else f"{q.routing} {terms}"
+    return q.folded_terms if q.names_by_terms else f"{q.routing} {q.folded_terms}"
 
 
 class NameSource:
@@ -79,8 +78,7 @@ class SectionSource:
 
     def search(self, q: Query, audience: str, k: int) -> Found:
         index, out = self.snap.lexical["chunks"], Found()
-        terms = " ".join(fold(t) for t in q.terms)
-        scores = index.scores(lexical_tokens(f"{q.folded} {terms}"))
+        scores = index.scores(lexical_tokens(f"{q.folded} {q.folded_terms}"))
         for i in np.argsort(-scores)[:k]:
             if scores[i] <= 0:
                 break
