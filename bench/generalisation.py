@@ -10,7 +10,8 @@ refuse): hit@1, hit@3, wrong-procedure, refuse precision/recall and behaviour ma
 - **dev.jsonl as a test** (`--dev`): the whole assistant (histories, follow-ups, clarify) with the
   packaged models, which never saw it;
 - `--small-data-dir SMALL` (an index of `corpus/` alone): bank questions on a small index, where
-  those about procedures it lacks must be refused;
+  those about procedures it lacks must be refused; `--sample-data-dir SAMPLE` the same on an index of
+  `corpus/` and a sample of whole fields of the records (`python -m eval.sample`);
 - `--rules FILE`: answers of another version on the same bank questions (`bench/ask_all.py`), scored
   the same way, side by side;
 - `--seeds N`: the folds fitted again with N other LightGBM seeds: how far hit@1 moves and how many
@@ -49,7 +50,7 @@ def seed_spread(items: list[Item], first: list[Scored], seeds: int) -> str:
     for seed in range(SEED + 1, SEED + 1 + seeds):
         runs[seed], _ = cross_validate(items, progress=False, seed=seed)
     lines = []
-    for variant in ("own", "small"):
+    for variant in ("own", "small", "sample"):
         figures = {}
         for seed, scored in runs.items():
             rows = table(scored, choose_threshold(scored), variant)
@@ -91,16 +92,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", required=True, type=Path)
     ap.add_argument("--small-data-dir", type=Path, help="an index of corpus/ alone (as for eval/fit.py)")
+    ap.add_argument("--sample-data-dir", type=Path, help="an index of corpus/ and a sample of the records (eval/fit.py)")
     ap.add_argument("--rules", type=Path, help="bench/ask_all.py output of another version on the bank")
     ap.add_argument("--dev", action="store_true", help="also run dev.jsonl through the whole assistant")
     ap.add_argument("--seeds", type=int, default=0, help="refit the folds with this many other seeds: the spread")
     args = ap.parse_args()
-    items = read_bank(load_questions(QUESTIONS), args.data_dir, args.small_data_dir, "bench generalisation")
+    items = read_bank(load_questions(QUESTIONS), args.data_dir, args.small_data_dir, "bench generalisation",
+                      args.sample_data_dir)
     scored, _ = cross_validate(items, progress=False)
     threshold = choose_threshold(scored)
     print(f"refuse threshold chosen on the out-of-fold reads: {threshold:.3f}")
     for variant, title in (("own", "bank, own example left out"), ("procedure", "bank, its procedures' examples left out"),
-                           ("none", "bank, no examples indexed"), ("small", "bank, on an index of corpus/ alone")):
+                           ("none", "bank, no examples indexed"), ("small", "bank, on an index of corpus/ alone"),
+                           ("sample", "bank, on an index of corpus/ and a sample of fields")):
         if not any(s.variant == variant for s in scored):
             continue
         print(f"\n### {title}\n{format_table(table(scored, threshold, variant))}")

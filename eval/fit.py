@@ -1,10 +1,12 @@
 """Fit the ranker and the decision on the question bank and write them into the package.
 
-    .venv/bin/python -m eval.fit --data-dir DIR [--small-data-dir SMALL] [--questions FILE...]
+    .venv/bin/python -m eval.fit --data-dir DIR [--small-data-dir SMALL] [--sample-data-dir SAMPLE]
 
 DIR is an index with the portal records and the example files ingested (`make portal`); with
 `--small-data-dir SMALL` (an index of `corpus/` alone) the models also learn to refuse on a small
-index what it lacks. Writes
+index what it lacks, and with `--sample-data-dir SAMPLE` (`corpus/` and whole fields of the records,
+`python -m eval.sample`) to answer and refuse on an index of a few hundred procedures without
+examples. Writes
 `assistant/models/{ranker,decision}.txt` and `routing.json` (features, threshold, folds, the data's
 hash and the out-of-fold figures), and prints the out-of-fold tables.
 """
@@ -30,11 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", required=True, type=Path)
     ap.add_argument("--questions", nargs="+", type=Path, default=QUESTIONS)
     ap.add_argument("--small-data-dir", type=Path, help="an index of corpus/ alone: also fit and score on a small index")
+    ap.add_argument("--sample-data-dir", type=Path,
+                    help="an index of corpus/ and a sample of the records (python -m eval.sample)")
     ap.add_argument("--out", type=Path, default=MODELS)
     args = ap.parse_args(argv)
     rows = load_questions(args.questions)
     print(f"reading {len(rows)} questions …", flush=True)
-    items = read_bank(rows, args.data_dir, args.small_data_dir, "fit routing")
+    items = read_bank(rows, args.data_dir, args.small_data_dir, "fit routing", args.sample_data_dir)
     scored, oof_rows = cross_validate(items)
     threshold = choose_threshold(scored)
     figures = {v: table(scored, threshold, v) for v in VARIANTS if any(s.variant == v for s in scored)}
@@ -50,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                      "its procedures' examples, and all examples left out",
             "questions": [p.name for p in args.questions], "data_sha256": data_hash(args.questions),
             "n_questions": len(items), "fitted": date.today().isoformat(),
-            "small_index": str(args.small_data_dir or ""), "out_of_fold": {v: figures[v]["all"] for v in figures}}
+            "small_index": str(args.small_data_dir or ""), "sample_index": str(args.sample_data_dir or ""),
+            "out_of_fold": {v: figures[v]["all"] for v in figures}}
     (args.out / "routing.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
     print(f"\nwrote {args.out} (threshold {threshold:.3f})")
     return 0

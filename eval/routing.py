@@ -7,7 +7,10 @@ situation the assistant meets:
   bank does not cover),
 - `none`: no examples at all (a corpus without example files).
 - `small` (with `read_small`): searched on a small index (the 19 sources of `corpus/`), where a
-  question about a procedure that index lacks must be refused.
+  question about a procedure that index lacks must be refused;
+- `sample` (`read_small` too): searched on an index of `corpus/` and whole fields of the portal
+  records (`python -m eval.sample`), without examples: a deployment with its own few hundred
+  procedures, where many questions are to be answered and the rest refused.
 Folds are by procedure, so a question is scored by models fitted on other procedures' questions.
 """
 
@@ -28,10 +31,10 @@ from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.store import Store
 
-VARIANTS = ("own", "procedure", "none", "small")
+VARIANTS = ("own", "procedure", "none", "small", "sample")
 # What the models are fitted on. Not `procedure`: there the answer is always the one candidate
 # without examples, a cue that holds for no real question about a procedure that has them.
-TRAIN = ("own", "none", "small")
+TRAIN = ("own", "none", "small", "sample")
 SMALL_SHARE = 20  # one bank question in this many about a procedure a small index lacks: a refusal there
 FOLDS = 5
 SEED = 7  # LightGBM's bagging seed for the packaged models
@@ -131,7 +134,7 @@ def read_all(retriever: Retriever, rows: list[dict], cache: Path | None = None, 
     return items
 
 
-def read_small(retriever: Retriever, rows: list[dict]) -> list[Item]:
+def read_small(retriever: Retriever, rows: list[dict], variant: str = "small") -> list[Item]:
     """Bank questions searched on a small index: those about its procedures (to answer), refusals, and
     a share of the others (to refuse: the index lacks their procedure)."""
     snap = retriever.snapshot
@@ -142,20 +145,22 @@ def read_small(retriever: Retriever, rows: list[dict]) -> list[Item]:
         other = int(hashlib.sha256(r["id"].encode()).hexdigest(), 16) % SMALL_SHARE == 0
         if not expected and r["expected_behavior"] != "refuse" and not other:
             continue
-        item = Item(f"small:{r['id']}", r["question"], r.get("style") or "", r.get("lang") or "vi", expected,
+        item = Item(f"{variant}:{r['id']}", r["question"], r.get("style") or "", r.get("lang") or "vi", expected,
                     "answer" if expected else "refuse", r.get("written_for") or r["id"])
         cands, matrix = candidates(snap, retriever.gather(r["question"]))
-        item.reads["small"] = Read([c.key for c in cands], matrix, np.array([float(c.key in expected) for c in cands]))
+        item.reads[variant] = Read([c.key for c in cands], matrix, np.array([float(c.key in expected) for c in cands]))
         items.append(item)
     return items
 
 
-def read_bank(rows: list[dict], data_dir: Path, small_dir: Path | None, purpose: str) -> list[Item]:
+def read_bank(rows: list[dict], data_dir: Path, small_dir: Path | None, purpose: str,
+              sample_dir: Path | None = None) -> list[Item]:
     """The bank's reads on the full index at `data_dir` (searches cached beside it), plus, with
-    `small_dir`, the small-index reads."""
+    `small_dir` and `sample_dir`, the reads on those smaller indexes."""
     items: list[Item] = []
     for folder, read in ((data_dir, lambda r: read_all(r, rows, cache=data_dir / "routing-gathered.pkl")),
-                         (small_dir, lambda r: read_small(r, rows))):
+                         (small_dir, lambda r: read_small(r, rows)),
+                         (sample_dir, lambda r: read_small(r, rows, "sample"))):
         if folder is None:
             continue
         store = Store(Settings(data_dir=folder), purpose=purpose)
