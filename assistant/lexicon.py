@@ -73,6 +73,24 @@ EVERYDAY: dict[str, str] = {
     "ly dị": "ly hôn",
 }
 
+# Another country named in a Vietnamese question (a foreign spouse, a paper issued abroad, work over the
+# border) puts the procedure's "nước ngoài" in play: "có yếu tố nước ngoài", "người nước ngoài", "do nước
+# ngoài cấp". A closed list of countries, not chosen from questions; a one-syllable name only after
+# "người", "nước" or "quốc tịch", as a bare word it is mostly something else ("Pháp" in "pháp luật",
+# "Mỹ" in "mỹ phẩm", "Lào" in "lao động" typed without diacritics); never "người anh" (a brother).
+COUNTRIES = (
+    "hàn quốc", "trung quốc", "nhật bản", "đài loan", "thái lan", "campuchia", "singapore", "malaysia", "indonesia",
+    "philippines", "ấn độ", "hoa kỳ", "canada", "australia", "liên bang nga", "tây ban nha", "bồ đào nha", "hà lan",
+    "thụy điển", "thụy sĩ", "na uy", "đan mạch", "phần lan", "ba lan", "hungary", "ukraina", "ukraine", "myanmar",
+    "brunei", "đông timor", "mông cổ", "triều tiên", "hồng kông", "ma cao", "nepal", "bangladesh", "pakistan",
+    "sri lanka", "iran", "israel", "thổ nhĩ kỳ", "ả rập xê út", "ai cập", "nam phi", "nigeria", "brazil", "argentina",
+    "mexico", "chile", "new zealand", "ireland", "hy lạp", "romania", "bulgaria", "cộng hòa séc", "slovakia",
+    *(f"{cue} {name}" for cue in ("người", "nước", "quốc tịch")
+      for name in ("mỹ", "nhật", "pháp", "đức", "anh", "úc", "nga", "lào", "ý", "áo", "bỉ", "séc", "hàn")
+      if (cue, name) != ("người", "anh")),
+)
+ABROAD = "nước ngoài"
+
 ENGLISH: dict[str, str] = {
     "birth registration": "đăng ký khai sinh",
     "register a birth": "đăng ký khai sinh",
@@ -618,7 +636,7 @@ def _compile(table: dict[str, str], ending: str = "") -> list[tuple[re.Pattern[s
             for k, v in items]
 
 
-_EVERYDAY = _compile(EVERYDAY)
+_EVERYDAY = _compile({**dict.fromkeys(COUNTRIES, ABROAD), **EVERYDAY})
 _ENGLISH = _compile(ENGLISH, ending="(?:s|es|ed|ing)?")
 _CASES = _compile(CASES)
 

@@ -92,7 +92,8 @@ def gather_all(retriever: Retriever, rows: list[dict], cache: Path | None = None
     """Every question searched once (cached beside the index, without the passages, for this index
     version and these questions)."""
     # what the search reads a question with (the lexicon) changes the cache too
-    said = json.dumps([[r["id"] for r in rows], lexicon.EVERYDAY, lexicon.ENGLISH], ensure_ascii=False)
+    said = json.dumps([[r["id"] for r in rows], lexicon.EVERYDAY, lexicon.ENGLISH, lexicon.COUNTRIES],
+                      ensure_ascii=False)
     key = f"{retriever.snapshot.version}:{hashlib.sha256(said.encode()).hexdigest()[:12]}"
     if cache is not None and cache.exists():
         saved = pickle.loads(cache.read_bytes())

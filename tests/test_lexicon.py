@@ -63,3 +63,16 @@ def test_no_routing_entry_exists_for_one_question(table: str) -> None:
 def test_every_target_is_the_corpus_own_wording(table: str) -> None:
     missing = sorted({v for v in getattr(lexicon, table).values() if not in_corpus(v)})
     assert not missing, f"{table} targets not found in any procedure name or section: {missing}"
+
+
+@pytest.mark.parametrize("question, abroad", [
+    ("Lấy chồng người Hàn Quốc thì đăng ký kết hôn cần giấy tờ gì?", True),
+    ("xin the thuong tru cho vo quoc tich nhat can gi", True),
+    ("Bằng lái xe cấp ở Đài Loan đổi sang bằng Việt Nam được không?", True),
+    ("di lao dong can giay to gi", False),  # "lào" is never a bare word
+    ("giay phep kinh doanh my pham o dau", False),
+    ("người anh trai tôi mất thì khai tử ở đâu", False),
+])
+def test_another_country_named_puts_abroad_in_play(question: str, abroad: bool) -> None:
+    assert (lexicon.ABROAD in lexicon.official_terms(question, "vi")) is abroad
+    assert in_corpus(lexicon.ABROAD)
