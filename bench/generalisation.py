@@ -14,6 +14,10 @@ refuse): hit@1, hit@3, wrong-procedure, refuse precision/recall and behaviour ma
   `corpus/` and a sample of whole fields of the records (`python -m eval.sample`);
 - `--rules FILE`: answers of another version on the same bank questions (`bench/ask_all.py`), scored
   the same way, side by side;
+- `--term TERM`: the own-read table again for the bank questions whose lexicon terms include TERM
+  (what a lexicon change touches: run it at both commits);
+- `--errors`: the own read's answers with another procedure, by style and by how many name words
+  the cited and the expected procedure share (siblings, related, unrelated);
 - `--seeds N`: the folds fitted again with N other LightGBM seeds: how far hit@1 moves and how many
   first answers change from the bagging seed alone. A change to routing has to move the figures by
   more than that spread to count.
@@ -24,10 +28,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+from collections import Counter
 from pathlib import Path
 
+from assistant import lexicon
 from assistant.settings import Settings
 from eval.fit import QUESTIONS
+from eval.sample import PORTAL
 from eval.routing import (SEED, Item, Scored, choose_threshold, cross_validate, format_table, load_questions, read_bank,
                           table)
 
@@ -41,6 +49,29 @@ def rules_table(path: Path, items: list) -> dict:
     scored = [Scored(it, "rules", got[it.id]["codes"][:3], 0.0 if got[it.id]["behavior"] == "refuse" else 1.0)
               for it in items if it.id in got]
     return table(scored, 0.5, "rules")
+
+
+def errors(scored: list[Scored], threshold: float) -> str:
+    """Wrong first procedures of the own read by style and by the word Jaccard of the two names:
+    siblings (>= 0.5), related (>= 0.25), unrelated."""
+    names = {}
+    for line in PORTAL.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        names[r["ma_thu_tuc"]] = set(re.findall(r"\w+", r["ten_thu_tuc"].lower()))
+    kinds: Counter = Counter()
+    for s in scored:
+        it = s.item
+        wrong = bool(s.top) and s.top[0] not in it.expected and s.answerable >= threshold
+        if s.variant != "own" or it.behavior != "answer" or not wrong:
+            continue
+        a, b = names.get(it.expected[0]), names.get(s.top[0])
+        share = len(a & b) / len(a | b) if a and b else 0.0
+        kinds[it.style, "siblings" if share >= 0.5 else "related" if share >= 0.25 else "unrelated"] += 1
+    styles = sorted({st for st, _ in kinds})
+    lines = ["| style | siblings | related | unrelated |", "|---|---|---|---|"]
+    lines += [f"| {st} | " + " | ".join(str(kinds[st, k]) for k in ("siblings", "related", "unrelated")) + " |"
+              for st in styles]
+    return "\n".join(lines)
 
 
 def seed_spread(items: list[Item], first: list[Scored], seeds: int) -> str:
@@ -92,9 +123,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data-dir", required=True, type=Path)
     ap.add_argument("--small-data-dir", type=Path, help="an index of corpus/ alone (as for eval/fit.py)")
-    ap.add_argument("--sample-data-dir", type=Path, help="an index of corpus/ and a sample of the records (eval/fit.py)")
+    ap.add_argument("--sample-data-dir", type=Path,
+                    help="an index of corpus/ and a sample of the records (eval/fit.py)")
     ap.add_argument("--rules", type=Path, help="bench/ask_all.py output of another version on the bank")
     ap.add_argument("--dev", action="store_true", help="also run dev.jsonl through the whole assistant")
+    ap.add_argument("--term", help="also the own-read table for the questions whose lexicon terms include this")
+    ap.add_argument("--errors", action="store_true", help="wrong first procedures by style and name overlap")
     ap.add_argument("--seeds", type=int, default=0, help="refit the folds with this many other seeds: the spread")
     args = ap.parse_args()
     items = read_bank(load_questions(QUESTIONS), args.data_dir, args.small_data_dir, "bench generalisation",
@@ -108,6 +142,12 @@ def main() -> None:
         if not any(s.variant == variant for s in scored):
             continue
         print(f"\n### {title}\n{format_table(table(scored, threshold, variant))}")
+    if args.term:
+        said = [s for s in scored if args.term in lexicon.official_terms(s.item.question, s.item.lang)]
+        print(f"\n### bank, own example left out, the questions whose terms include {args.term!r}\n"
+              f"{format_table(table(said, threshold, 'own'))}")
+    if args.errors:
+        print(f"\n### bank, own example left out: answered with another procedure\n{errors(scored, threshold)}")
     if args.seeds:
         print(seed_spread(items, scored, args.seeds))
     if args.rules:
