@@ -18,7 +18,7 @@ def test_the_sample_takes_whole_fields_of_the_real_records(tmp_path: Path) -> No
     fields = Counter(r["linh_vuc"] for r in records)
     chosen = Counter(r["linh_vuc"] for r in kept)
     assert 10 <= len(chosen) < len(fields) // 2
-    assert all(chosen[f] == fields[f] for f in chosen)  # every record of a chosen field, none of the others
+    assert all(chosen[f] == fields[f] for f in chosen)  # each chosen field whole
     assert len({r["ma_thu_tuc"] for r in kept}) == len(kept)
     other = tmp_path / "other.jsonl"
     main(["--out", str(other), "--salt", "1"])
