@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 
 from assistant.ranker import FEATURES
-from eval.routing import (FOLDS, VARIANTS, choose_threshold, cross_validate, data_hash, fit_decision, fit_ranker,
-                          format_table, load_questions, read_bank, table)
+from eval.routing import (FOLDS, SEED, VARIANTS, choose_threshold, cross_validate, data_hash, fit_decision,
+                          fit_ranker, format_table, load_questions, read_bank, table)
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [ROOT.parent / "shared/data/questions/bank.jsonl", ROOT.parent / "shared/data/questions/refuse.jsonl"]
@@ -34,18 +34,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small-data-dir", type=Path, help="an index of corpus/ alone: also fit and score on a small index")
     ap.add_argument("--sample-data-dir", type=Path,
                     help="an index of corpus/ and a sample of the records (python -m eval.sample)")
+    ap.add_argument("--seed", type=int, default=SEED, help="LightGBM's bagging seed")
     ap.add_argument("--out", type=Path, default=MODELS)
     args = ap.parse_args(argv)
     rows = load_questions(args.questions)
     print(f"reading {len(rows)} questions …", flush=True)
     items = read_bank(rows, args.data_dir, args.small_data_dir, "fit routing", args.sample_data_dir)
-    scored, oof_rows = cross_validate(items)
+    scored, oof_rows = cross_validate(items, seed=args.seed)
     threshold = choose_threshold(scored)
     figures = {v: table(scored, threshold, v) for v in VARIANTS if any(s.variant == v for s in scored)}
     for v in figures:
         print(f"\nout-of-fold, examples left out: {v}\n{format_table(figures[v])}")
-    ranker = fit_ranker(items)
-    decision = fit_decision(*map(list, zip(*oof_rows)))
+    ranker = fit_ranker(items, args.seed)
+    decision = fit_decision(*map(list, zip(*oof_rows)), seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ranker.txt").write_text(ranker.model_to_string())
     (args.out / "decision.txt").write_text(decision.model_to_string())
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             "split": "folds by sha256(written_for) % 5 (refusals by id); each question read with its own example, "
                      "its procedures' examples, and all examples left out",
             "questions": [p.name for p in args.questions], "data_sha256": data_hash(args.questions),
-            "n_questions": len(items), "fitted": date.today().isoformat(),
+            "n_questions": len(items), "fitted": date.today().isoformat(), "seed": args.seed,
             "small_index": str(args.small_data_dir or ""), "sample_index": str(args.sample_data_dir or ""),
             "out_of_fold": {v: figures[v]["all"] for v in figures}}
     (args.out / "routing.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
