@@ -35,9 +35,9 @@ from pathlib import Path
 from assistant import lexicon
 from assistant.settings import Settings
 from eval.fit import QUESTIONS
-from eval.sample import PORTAL
 from eval.routing import (SEED, Item, Scored, choose_threshold, cross_validate, format_table, load_questions, read_bank,
                           table)
+from eval.sample import PORTAL
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared/data/gold/dev.jsonl"
@@ -143,7 +143,8 @@ def main() -> None:
             continue
         print(f"\n### {title}\n{format_table(table(scored, threshold, variant))}")
     if args.term:
-        said = [s for s in scored if args.term in lexicon.official_terms(s.item.question, s.item.lang)]
+        touched = {it.id for it in items if args.term in lexicon.official_terms(it.question, it.lang)}
+        said = [s for s in scored if s.item.id in touched]
         print(f"\n### bank, own example left out, the questions whose terms include {args.term!r}\n"
               f"{format_table(table(said, threshold, 'own'))}")
     if args.errors:

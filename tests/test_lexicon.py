@@ -75,4 +75,7 @@ def test_every_target_is_the_corpus_own_wording(table: str) -> None:
 ])
 def test_another_country_named_puts_abroad_in_play(question: str, abroad: bool) -> None:
     assert (lexicon.ABROAD in lexicon.official_terms(question, "vi")) is abroad
+
+
+def test_abroad_is_the_corpus_own_wording() -> None:
     assert in_corpus(lexicon.ABROAD)
