@@ -215,6 +215,12 @@ def levels(src: SourceRecord) -> dict[str, float]:
             "at_ministry": float("cap bo" in level or "trung uong" in level)}
 
 
+def softmax(raw: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """The ranker's probabilities among one question's candidates, at `temperature`."""
+    probs = np.exp((raw - raw.max()) / temperature)
+    return probs / probs.sum()
+
+
 def decision_row(ranked: list[Candidate], scores: np.ndarray) -> np.ndarray:
     """The decision's features: the best candidate's, the ranker's score, margin and probability."""
     top = ranked[0]
@@ -223,11 +229,14 @@ def decision_row(ranked: list[Candidate], scores: np.ndarray) -> np.ndarray:
 
 
 class Models:
-    """The fitted ranker and decision, with the threshold and what they were fitted on (`meta`)."""
+    """The fitted ranker and decision, with the threshold, the ranker's softmax temperature (fitted
+    so that its probabilities are honest; 1 for models fitted before it was) and what they were
+    fitted on (`meta`)."""
 
     def __init__(self, ranker: object, decision: object, meta: dict) -> None:
         self.ranker, self.decision, self.meta = ranker, decision, meta
         self.threshold = float(meta["threshold"])
+        self.temperature = float(meta.get("temperature", 1.0))
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -242,13 +251,13 @@ class Models:
                    lgb.Booster(model_str=(folder / "decision.txt").read_text()), meta)
 
     def rank(self, cands: list[Candidate], matrix: np.ndarray) -> tuple[list[Candidate], np.ndarray]:
-        """The candidates best first, each `score` its softmax probability; and the raw scores."""
+        """The candidates best first, each `score` its probability (the softmax of the raw scores at the
+        fitted temperature); and the raw scores."""
         if not cands:
             return [], np.zeros(0)
         raw = np.asarray(self.ranker.predict(matrix), dtype=np.float64)  # type: ignore[attr-defined]
         order = np.argsort(-raw, kind="stable")
-        probs = np.exp(raw - raw.max())
-        probs /= probs.sum()
+        probs = softmax(raw, self.temperature)
         for i in order:
             cands[i].score = float(probs[i])
             cands[i].signals["rank_score"] = float(raw[i])

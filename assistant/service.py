@@ -30,11 +30,9 @@ from assistant.taught import correction, refusal_text
 from assistant.text import fold, has_diacritics
 
 log = logging.getLogger("assistant.service")
-# Two candidates this close (the ranker's probabilities), with nothing in the question to tell them
-# apart, make a clarify; a topic all of whose words are in both names, this far.
+# Two sibling candidates this close in the ranker's probabilities (honest ones: the softmax at the
+# temperature `eval.fit` fits), with nothing in the question to tell them apart, make a clarify.
 CLARIFY_MARGIN = 0.15
-TOPIC_MARGIN = 0.4
-TOPIC_HEAD = 0.5
 FIRST_TURNS = 4096  # first-turn decisions remembered (citizens ask the same things; see `decide`)
 
 # "cái thứ 2", "số 3", "cái đầu", "phương án sau cùng": a pick by position (only in a short reply).
@@ -287,32 +285,38 @@ class Assistant:
     @staticmethod
     def _ambiguous(q: Query, cands: list[Candidate], named_only: bool = False) -> list[Candidate]:
         """The variants of the best procedure that fit about as well, when the question says none of
-        the words that tell them apart: a short question naming only a topic ('hỏi về giám hộ'), one
-        whose every word is in both names however their scores differ ('hỏi về chứng thực'; the only
-        kind asked for with `named_only`), or one that says the whole shared head of both names
-        ('công nhận hộ nghèo' fits 'thường xuyên' and 'định kỳ'; then the plain procedure the others
-        add words to is answered)."""
+        the words that tell them apart. Asked back whatever the ranker prefers: a question naming only
+        a topic, every word of it in both names, with none of the best names said in full ('hỏi về
+        giám hộ', 'thẻ căn cước', 'cho hỏi về chứng thực'; the only kind asked for with `named_only`):
+        nothing in it can tell them apart, and the ranker's preference there is only which one more
+        people ask about. Asked back when the ranker's probabilities (honest, at the fitted
+        temperature) are within `CLARIFY_MARGIN`: a short question fitting sibling names equally, or
+        one that says the whole shared head of both names ('công nhận hộ nghèo' fits 'thường xuyên'
+        and 'định kỳ'; then the plain procedure the others add words to is answered). The same
+        procedure at another level is never an option: the level the question names, or the
+        commune's, decides."""
         if len(cands) < 2:
             return []
         top = cands[0]
         topic = {w for w in name_words(q.routing) if w.isalpha()} - CONVERSATIONAL
-        # a topic: the question's every word is in the best name, yet under half of that name's head
-        named = bool(topic) and topic <= name_words(top.title) and top.signals.get("head", 1.0) < TOPIC_HEAD
         whole = top.signals.get("head", 0.0) >= 0.99 and cands[1].signals.get("head", 0.0) >= 0.99
-        if not whole:  # unless the question says the whole shared head of both names:
+        # a topic: no name among the best few is said in full
+        named = bool(topic) and not any(c.signals.get("head", 0.0) >= 0.99 for c in cands[:4])
+        if not whole:
             if q.facets or top.signals.get("coverage", 0.0) >= 1.0:
                 return []  # a question about a facet gets the everyday reading, not a question back
-            if not named and len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
+            if not (named and topic <= name_words(top.title)) and \
+                    len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
                 return []  # a long question says more than its words in the names: answer it
         said = said_words(q)
         close = []
         for c in cands[1:4]:
-            if named and topic <= name_words(c.title):
-                if top.score - c.score >= TOPIC_MARGIN:
-                    continue
-            elif named_only or top.score - c.score >= CLARIFY_MARGIN or not _siblings(top, c) or \
-                    abs(c.signals.get("asked_covered", 0.0) - top.signals.get("asked_covered", 0.0)) > 1e-6:
+            if _other_level(top, c):
                 continue
+            if not (named and topic <= name_words(top.title) & name_words(c.title)):
+                if named_only or top.score - c.score >= CLARIFY_MARGIN or not _siblings(top, c) or \
+                        abs(c.signals.get("asked_covered", 0.0) - top.signals.get("asked_covered", 0.0)) > 1e-6:
+                    continue
             mine, theirs = name_words(top.title) - name_words(c.title), name_words(c.title) - name_words(top.title)
             if (mine | theirs) & said:
                 continue  # the question tells them apart
@@ -433,6 +437,16 @@ def _pieces(text: str, size: int = 24) -> Iterator[str]:
             buf = ""
     if buf:
         yield buf
+
+
+def _other_level(a: Candidate, b: Candidate) -> bool:
+    """The same procedure at another level: the names differ only in brackets ('(thực hiện tại cấp
+    tỉnh)')."""
+    return _unbracketed(a.title) == _unbracketed(b.title)
+
+
+def _unbracketed(title: str) -> str:
+    return " ".join(re.findall(r"\w+", fold(re.sub(r"\([^)]*\)", " ", title))))
 
 
 def _siblings(a: Candidate, b: Candidate) -> bool:

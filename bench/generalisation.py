@@ -79,7 +79,7 @@ def seed_spread(items: list[Item], first: list[Scored], seeds: int) -> str:
     differs from the packaged seed's, per read."""
     runs = {SEED: first}
     for seed in range(SEED + 1, SEED + 1 + seeds):
-        runs[seed], _ = cross_validate(items, progress=False, seed=seed)
+        runs[seed] = cross_validate(items, progress=False, seed=seed).scored
     lines = []
     for variant in ("own", "small", "sample"):
         figures = {}
@@ -133,7 +133,7 @@ def main() -> None:
     args = ap.parse_args()
     items = read_bank(load_questions(QUESTIONS), args.data_dir, args.small_data_dir, "bench generalisation",
                       args.sample_data_dir)
-    scored, _ = cross_validate(items, progress=False)
+    scored = cross_validate(items, progress=False).scored
     threshold = choose_threshold(scored)
     print(f"refuse threshold chosen on the out-of-fold reads: {threshold:.3f}")
     for variant, title in (("own", "bank, own example left out"), ("procedure", "bank, its procedures' examples left out"),

@@ -40,17 +40,19 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_questions(args.questions)
     print(f"reading {len(rows)} questions …", flush=True)
     items = read_bank(rows, args.data_dir, args.small_data_dir, "fit routing", args.sample_data_dir)
-    scored, oof_rows = cross_validate(items, seed=args.seed)
+    cv = cross_validate(items, seed=args.seed)
+    scored = cv.scored
     threshold = choose_threshold(scored)
     figures = {v: table(scored, threshold, v) for v in VARIANTS if any(s.variant == v for s in scored)}
     for v in figures:
         print(f"\nout-of-fold, examples left out: {v}\n{format_table(figures[v])}")
     ranker = fit_ranker(items, args.seed)
-    decision = fit_decision(*map(list, zip(*oof_rows)), seed=args.seed)
+    decision = fit_decision(*map(list, zip(*cv.rows)), seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ranker.txt").write_text(ranker.model_to_string())
     (args.out / "decision.txt").write_text(decision.model_to_string())
-    meta = {"features": list(FEATURES), "threshold": round(threshold, 3), "folds": FOLDS,
+    meta = {"features": list(FEATURES), "threshold": round(threshold, 3), "temperature": round(cv.temperature, 4),
+            "folds": FOLDS,
             "split": "folds by sha256(written_for) % 5 (refusals by id); each question read with its own example, "
                      "its procedures' examples, and all examples left out",
             "questions": [p.name for p in args.questions], "data_sha256": data_hash(args.questions),
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             "small_index": str(args.small_data_dir or ""), "sample_index": str(args.sample_data_dir or ""),
             "out_of_fold": {v: figures[v]["all"] for v in figures}}
     (args.out / "routing.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
-    print(f"\nwrote {args.out} (threshold {threshold:.3f})")
+    print(f"\nwrote {args.out} (threshold {threshold:.3f}, temperature {cv.temperature:.3f})")
     return 0
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant import lexicon
-from assistant.ranker import DECISION_FEATURES, FEATURES, Candidate, Gathered, candidates, decision_row
+from assistant.ranker import DECISION_FEATURES, FEATURES, Candidate, Gathered, candidates, decision_row, softmax
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.store import Store
@@ -193,15 +193,20 @@ def fit_ranker(items: list[Item], seed: int = SEED):
                      RANKER_ROUNDS)
 
 
-def decision_rows(ranker, item: Item, variant: str) -> np.ndarray | None:
-    """The decision's features for one read, with the given ranker's scores; None without candidates."""
-    read = item.reads[variant]
-    if not read.keys:
-        return None
-    raw = np.asarray(ranker.predict(read.matrix), dtype=np.float64)
+def fit_temperature(reads: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """The softmax temperature that makes the ranker's probabilities honest on out-of-fold reads (raw
+    scores and labels of questions to answer whose procedure is among the candidates): the one with
+    the least log loss of the expected procedures' share. A refit's probabilities then mean the same,
+    so what reads them (the clarify margin) does not move with the refit's scale."""
+    grid = np.exp(np.linspace(np.log(0.2), np.log(10.0), 81))
+    losses = [-sum(np.log(softmax(raw, t)[labels > 0].sum() + 1e-12) for raw, labels in reads) for t in grid]
+    return float(grid[int(np.argmin(losses))])
+
+
+def decision_rows(read: Read, raw: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """The decision's features for one read with candidates, from the ranker's raw scores."""
     order = np.argsort(-raw, kind="stable")
-    probs = np.exp(raw - raw.max())
-    probs /= probs.sum()
+    probs = softmax(raw, temperature)
     top = [Candidate(read.keys[i], "", float(probs[i]), dict(zip(FEATURES, read.matrix[i]))) for i in order]
     return decision_row(top, raw[order])
 
@@ -230,36 +235,42 @@ class Scored:
     answerable: float
 
 
-def cross_validate(items: list[Item], progress: bool = True,
-                   seed: int = SEED) -> tuple[list[Scored], list[tuple[np.ndarray, float, str]]]:
+@dataclass
+class CrossValidated:
+    scored: list[Scored]  # every item and read, out of fold
+    rows: list[tuple[np.ndarray, float, str]]  # the out-of-fold decision rows, to fit the final decision on
+    temperature: float  # the ranker's softmax temperature, fitted on the out-of-fold scores
+
+
+def cross_validate(items: list[Item], progress: bool = True, seed: int = SEED) -> CrossValidated:
     """Out-of-fold scores of every item and read: the ranker and decision that score a fold never
-    saw its procedures' questions. Also returns the out-of-fold decision rows, to fit the final
-    decision on. `seed` drives LightGBM's bagging (`bench/generalisation.py --seeds` shows how far
-    the figures move with it alone)."""
+    saw its procedures' questions. `seed` drives LightGBM's bagging (`bench/generalisation.py
+    --seeds` shows how far the figures move with it alone)."""
     rankers = {}
     for f in range(FOLDS):
         rankers[f] = fit_ranker([it for it in items if it.fold != f], seed)
         if progress:
             print(f"  ranker fold {f} fitted", flush=True)
+    raws = {(it.id, v): np.asarray(rankers[it.fold].predict(read.matrix), dtype=np.float64)
+            for it in items for v, read in it.reads.items() if read.keys}
+    temperature = fit_temperature([(raws[it.id, v], read.labels) for it in items for v, read in it.reads.items()
+                                   if v in TRAIN and it.behavior == "answer" and read.labels.any()])
     oof: dict[int, list[tuple[Item, str, np.ndarray]]] = defaultdict(list)
     for it in items:
-        for v in it.reads:
-            row = decision_rows(rankers[it.fold], it, v)
-            if row is not None:
-                oof[it.fold].append((it, v, row))
+        for v, read in it.reads.items():
+            if read.keys:
+                oof[it.fold].append((it, v, decision_rows(read, raws[it.id, v], temperature)))
     scored, final_rows = [], []
     for f in range(FOLDS):
         train = [(row, float(it.behavior == "answer"), v) for g in range(FOLDS) if g != f for it, v, row in oof[g]
                  if v in TRAIN]
         decision = fit_decision(*map(list, zip(*train)), seed=seed)
         for it, v, row in oof[f]:
-            read = it.reads[v]
-            raw = rankers[f].predict(read.matrix)
-            top = [read.keys[i] for i in np.argsort(-raw, kind="stable")[:3]]
+            top = [it.reads[v].keys[i] for i in np.argsort(-raws[it.id, v], kind="stable")[:3]]
             scored.append(Scored(it, v, top, float(decision.predict(row)[0])))
             if v in TRAIN:
                 final_rows.append((row, float(it.behavior == "answer"), v))
-    return scored, final_rows
+    return CrossValidated(scored, final_rows, temperature)
 
 
 def choose_threshold(scored: list[Scored], variant: str = "own") -> float:
