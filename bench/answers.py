@@ -85,7 +85,9 @@ def main() -> None:
     for k in KEYS:
         v = m.get(k)
         print(f"  {k:24s} {v:.3f}" if isinstance(v, float) else f"  {k:24s} {v}")
-    print(f"refuse below the decision's threshold {Models.packaged().threshold:.2f} (fitted by eval/fit.py); trade-off:")
+    models = Models.packaged()
+    print(f"ranker temperature {models.temperature:.3f}; refuse below the decision's threshold {models.threshold:.2f}"
+          " (both fitted by eval/fit.py); trade-off:")
     print("\n".join(sweep(records, reasons)))
     print("confusion (expected -> got):", json.dumps(compute(records)["confusion"]))
     if args.out:
