@@ -255,7 +255,8 @@ class Assistant:
             return ("refuse", "no procedure covers the question"), explain
         close = self._ambiguous(q, cands) if not state.turns else []
         if close:
-            explain["reason"] = "several procedures fit about equally and the question says nothing that tells them apart"
+            explain["reason"] = ("several procedures fit (a topic their names share, or siblings the ranker finds about "
+                                 "as likely) and the question says nothing that tells them apart")
             return ("clarify", [cands[0], *close]), explain
         explain["reason"] = f"best candidate {cands[0].key} (ranker {cands[0].score:.2f}, answerable {found.answerable:.2f})"
         facets = q.facets or (state.facets if _CONTINUES.search(fold(message)) else [])
