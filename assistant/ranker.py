@@ -230,13 +230,12 @@ def decision_row(ranked: list[Candidate], scores: np.ndarray) -> np.ndarray:
 
 class Models:
     """The fitted ranker and decision, with the threshold, the ranker's softmax temperature (fitted
-    so that its probabilities are honest; 1 for models fitted before it was) and what they were
-    fitted on (`meta`)."""
+    so that its probabilities are honest) and what they were fitted on (`meta`)."""
 
     def __init__(self, ranker: object, decision: object, meta: dict) -> None:
         self.ranker, self.decision, self.meta = ranker, decision, meta
         self.threshold = float(meta["threshold"])
-        self.temperature = float(meta.get("temperature", 1.0))
+        self.temperature = float(meta["temperature"])
 
     @classmethod
     @lru_cache(maxsize=1)

@@ -33,6 +33,7 @@ log = logging.getLogger("assistant.service")
 # Two sibling candidates this close in the ranker's probabilities (honest ones: the softmax at the
 # temperature `eval.fit` fits), with nothing in the question to tell them apart, make a clarify.
 CLARIFY_MARGIN = 0.15
+_BRACKETS = re.compile(r"\([^)]*\)")
 FIRST_TURNS = 4096  # first-turn decisions remembered (citizens ask the same things; see `decide`)
 
 # "cái thứ 2", "số 3", "cái đầu", "phương án sau cùng": a pick by position (only in a short reply).
@@ -299,26 +300,26 @@ class Assistant:
         if len(cands) < 2:
             return []
         top = cands[0]
+        top_words = name_words(top.title)
         topic = {w for w in name_words(q.routing) if w.isalpha()} - CONVERSATIONAL
         whole = top.signals.get("head", 0.0) >= 0.99 and cands[1].signals.get("head", 0.0) >= 0.99
-        # a topic: no name among the best few is said in full
-        named = bool(topic) and not any(c.signals.get("head", 0.0) >= 0.99 for c in cands[:4])
+        # a topic: the question's every word is in the best name, and no name among the best few is said in full
+        named = bool(topic) and topic <= top_words and not any(c.signals.get("head", 0.0) >= 0.99 for c in cands[:4])
         if not whole:
             if q.facets or top.signals.get("coverage", 0.0) >= 1.0:
                 return []  # a question about a facet gets the everyday reading, not a question back
-            if not (named and topic <= name_words(top.title)) and \
-                    len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
+            if not named and len([w for w in q.routing.split() if w.isalpha() and w not in CONVERSATIONAL]) > 5:
                 return []  # a long question says more than its words in the names: answer it
         said = said_words(q)
         close = []
         for c in cands[1:4]:
             if _other_level(top, c):
                 continue
-            if not (named and topic <= name_words(top.title) & name_words(c.title)):
+            if not (named and topic <= name_words(c.title)):
                 if named_only or top.score - c.score >= CLARIFY_MARGIN or not _siblings(top, c) or \
                         abs(c.signals.get("asked_covered", 0.0) - top.signals.get("asked_covered", 0.0)) > 1e-6:
                     continue
-            mine, theirs = name_words(top.title) - name_words(c.title), name_words(c.title) - name_words(top.title)
+            mine, theirs = top_words - name_words(c.title), name_words(c.title) - top_words
             if (mine | theirs) & said:
                 continue  # the question tells them apart
             if whole and (not mine or not theirs):
@@ -441,13 +442,9 @@ def _pieces(text: str, size: int = 24) -> Iterator[str]:
 
 
 def _other_level(a: Candidate, b: Candidate) -> bool:
-    """The same procedure at another level: the names differ only in brackets ('(thực hiện tại cấp
-    tỉnh)')."""
-    return _unbracketed(a.title) == _unbracketed(b.title)
-
-
-def _unbracketed(title: str) -> str:
-    return " ".join(re.findall(r"\w+", fold(re.sub(r"\([^)]*\)", " ", title))))
+    """The same procedure at another level: the names' words are the same outside brackets ('(thực
+    hiện tại cấp tỉnh)')."""
+    return name_words(_BRACKETS.sub(" ", a.title)) == name_words(_BRACKETS.sub(" ", b.title))
 
 
 def _siblings(a: Candidate, b: Candidate) -> bool:

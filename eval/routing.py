@@ -203,7 +203,7 @@ def fit_temperature(reads: list[tuple[np.ndarray, np.ndarray]]) -> float:
     return float(grid[int(np.argmin(losses))])
 
 
-def decision_rows(read: Read, raw: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+def decision_rows(read: Read, raw: np.ndarray, temperature: float) -> np.ndarray:
     """The decision's features for one read with candidates, from the ranker's raw scores."""
     order = np.argsort(-raw, kind="stable")
     probs = softmax(raw, temperature)
